@@ -1,0 +1,17 @@
+"""The few named errors tierlab raises.
+
+Every error a user can cause (a bad scenario, a broken trace) is a ``TierlabError``: the
+command line prints its message alone and exits with status 2.
+"""
+
+
+class TierlabError(Exception):
+    """Base of every error caused by bad input."""
+
+
+class ScenarioError(TierlabError):
+    """A scenario file or dict is invalid. The message names the file, the field and the value."""
+
+
+class TraceError(TierlabError):
+    """A trace is unreadable, truncated or corrupt. The message names the file and the byte or line."""

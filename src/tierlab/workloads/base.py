@@ -1,0 +1,57 @@
+"""What a workload gives the engine: a task's program as a list of steps, each a stream of
+access chunks.
+
+Contract with tierlab.engine (keep it):
+- A task's workload is a list of ``Step``s run in order.
+- ``AccessStep.chunks()`` yields ``Chunk``s: ``vpn`` (int64 virtual page numbers inside the
+  task, 0 <= vpn < task footprint), ``op`` (uint8, one of READ, WRITE, FREE) and optionally
+  ``gap_ns`` (float64 CPU time before each access, e.g. from instruction counts; None = the
+  step's constant ``think_ns``). Chunks are at most a few MiB; a trace of any length streams.
+- ``AccessStep.duration_ns``: if set, the engine stops the step when the task has spent that
+  much simulated time in it (the rest of the stream is dropped); ``repeat`` streams restart.
+- ``IdleStep``: the task holds its memory and does nothing for ``duration_ns``.
+- ``PolicyStep``: set_mempolicy() from now on (later faults use it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+READ = 0
+WRITE = 1
+FREE = 2     # munmap of the page: it leaves its LRU and its node's memory
+
+
+class Chunk(NamedTuple):
+    vpn: np.ndarray               # int64
+    op: np.ndarray                # uint8
+    gap_ns: np.ndarray | None = None   # float64, same length, or None
+
+
+@dataclass
+class AccessStep:
+    footprint: int                # pages: every vpn of this step is < footprint
+    think_ns: float = 0.0
+    duration_ns: float | None = None
+    name: str = ""
+
+    def chunks(self, chunk_size: int = 1 << 16) -> Iterator[Chunk]:
+        raise NotImplementedError
+
+
+@dataclass
+class IdleStep:
+    duration_ns: float
+    name: str = "idle"
+
+
+@dataclass
+class PolicyStep:
+    mempolicy: object             # tierlab.scenario.MemPolicy
+    name: str = "policy"
+
+
+Step = AccessStep | IdleStep | PolicyStep
