@@ -1,0 +1,103 @@
+"""The compiled loop that streams a task's accesses through the kernel model.
+
+Each access: if the page is not present, fault it in (which may allocate, reclaim, demote or
+OOM); then set the pte accessed (and dirty) bit and charge the latency of the node holding
+the page as seen from the task's CPU node, plus think time. Before every access the awake
+kswapds catch up to the task's clock, so they reclaim beside the task in simulated time.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from .kernel.fault import handle_mm_fault
+from .kernel.lru import folio_lru_list, lru_del
+from .kernel.page_alloc import free_page
+from .kernel.state import (C_THINK, K_SWAP_USED, KSWAPD_SLEEPING, NOT_PRESENT, PG_DIRTY,
+                           PG_YOUNG, SWAPPED)
+from .kernel.vmscan import run_kswapds
+from .workloads.base import FREE, WRITE
+
+DONE, TIME_LIMIT, KILLED = 0, 1, 2
+
+
+@njit(cache=True, inline="always")
+def kswapd_awake(mm):
+    for node in range(mm.kswapd_state.shape[0]):
+        if mm.kswapd_state[node] != KSWAPD_SLEEPING:
+            return True
+    return False
+
+
+@njit(cache=True)
+def unmap_page(mm, page):
+    """zap_pte_range() for one page (munmap/MADV_DONTNEED): it leaves its LRU and node."""
+    z = mm.pg_zone[page]
+    if z >= 0:
+        lru_del(mm, folio_lru_list(mm, page), page)
+        free_page(mm, page)
+        mm.pg_flags[page] = 0
+    elif z == SWAPPED:
+        mm.pg_zone[page] = NOT_PRESENT
+        mm.knob[K_SWAP_USED] -= 1
+
+
+@njit(cache=True)
+def run_accesses(mm, t, vpn, op, gap, use_gap, i, t_limit):
+    """Run task t's accesses vpn[i:], op[i:] until they end or its clock reaches t_limit.
+    Returns (next index, DONE | TIME_LIMIT | KILLED)."""
+    base = mm.task_base[t]
+    cpu = mm.task_cpu[t]
+    think = mm.cost[C_THINK]
+    n = vpn.shape[0]
+    clock = mm.task_clock[t]
+    mem_ns = 0.0
+    while i < n:
+        if clock >= t_limit:
+            mm.task_clock[t] = clock
+            mm.task_mem_ns[t] += mem_ns
+            return i, TIME_LIMIT
+        if kswapd_awake(mm):
+            run_kswapds(mm, clock)
+        page = base + vpn[i]
+        o = op[i]
+        if o == FREE:
+            unmap_page(mm, page)
+            i += 1
+            continue
+        z = mm.pg_zone[page]
+        if z < 0:
+            mm.task_clock[t] = clock
+            if not handle_mm_fault(mm, t, page, o == WRITE):
+                mm.task_mem_ns[t] += mem_ns
+                return i, KILLED
+            clock = mm.task_clock[t]
+            z = mm.pg_zone[page]
+        node = mm.zone_node[z]
+        if o == WRITE:
+            mm.pg_flags[page] |= PG_YOUNG | PG_DIRTY
+            lat = mm.lat_write[cpu, node]
+        else:
+            mm.pg_flags[page] |= PG_YOUNG
+            lat = mm.lat_read[cpu, node]
+        mm.task_access[t, node] += 1
+        mem_ns += lat
+        clock += lat + (gap[i] if use_gap else think)
+        i += 1
+    mm.task_clock[t] = clock
+    mm.task_mem_ns[t] += mem_ns
+    return i, DONE
+
+
+@njit(cache=True)
+def run_idle(mm, t, until):
+    """The task holds its memory and does nothing until ``until``; kswapd keeps working."""
+    if mm.task_clock[t] < until:
+        mm.task_clock[t] = until
+    run_kswapds(mm, mm.task_clock[t])
+
+
+@njit(cache=True)
+def catch_up(mm, until):
+    """Let the kswapds run to ``until`` (end of run, or a sample point)."""
+    run_kswapds(mm, until)

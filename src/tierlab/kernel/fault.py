@@ -1,0 +1,169 @@
+"""Page faults and the allocation slow path: do_anonymous_page()/do_swap_page() (mm/memory.c),
+alloc_pages_mpol() (mm/mempolicy.c), __alloc_pages_slowpath() (mm/page_alloc.c) and the OOM
+killer (mm/oom_kill.c). Kept apart from page_alloc.py because the slow path calls reclaim.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import vmstat as vs
+from .lru import folio_lru_list, lru_add_head, lru_del
+from .page_alloc import (MAX_RECLAIM_RETRIES, free_page, get_page_from_freelist, rmqueue,
+                         wakeup_kswapd, zone_statistics)
+from .state import (C_PAGE_FAULT, C_SWAP_IN, K_ANON_ACTIVE_START, K_SWAP_USED, MPOL_BIND,
+                    MPOL_INTERLEAVE, MPOL_PREFERRED, NOT_PRESENT, PG_ACTIVE, PG_DIRTY, PG_YOUNG,
+                    SC_COST_NS, SC_NR_RECLAIMED, SWAPPED, WMARK_LOW, WMARK_MIN)
+from .vmscan import new_sc, run_kswapds, try_to_free_pages, zone_reclaimable_pages
+
+ALL_NODES = np.int64(-1)
+
+
+@njit(cache=True)
+def policy_zonelist(mm, t):
+    """alloc_pages_mpol()/policy_node(): (zonelist node, nodemask) for the task's next page.
+    default/local: the CPU's node, no mask; preferred: that node's zonelist, no mask (it spills
+    like default); bind: the CPU's zonelist filtered by the bound nodes; interleave: the next
+    node round-robin, its zonelist, no mask."""
+    mode = mm.task_mpol[t]
+    if mode == MPOL_PREFERRED:
+        return mm.task_pref[t], ALL_NODES
+    if mode == MPOL_BIND:
+        return mm.task_cpu[t], mm.task_nodemask[t]
+    if mode == MPOL_INTERLEAVE:
+        mask = mm.task_nodemask[t]
+        n_nodes = mm.kswapd_state.shape[0]
+        nid = mm.task_il_next[t]
+        for _ in range(n_nodes):
+            nid = (nid + 1) % n_nodes
+            if (mask >> nid) & 1:
+                break
+        mm.task_il_next[t] = nid
+        return nid, ALL_NODES
+    return mm.task_cpu[t], ALL_NODES
+
+
+@njit(cache=True)
+def first_allowed_node(mm, zl_node, nodemask):
+    """The node of ac->preferred_zoneref: first zone of the zonelist allowed by the nodemask."""
+    for i in range(mm.zonelist_len[zl_node]):
+        node = mm.zone_node[mm.zonelist[zl_node, i]]
+        if (nodemask >> node) & 1:
+            return node
+    return zl_node
+
+
+@njit(cache=True)
+def should_reclaim_retry(mm, zl_node, nodemask, no_progress_loops):
+    """should_reclaim_retry(): retry while some allowed zone could pass MIN if its reclaimable
+    pages were freed, counting that hope down with every loop without progress."""
+    if no_progress_loops > MAX_RECLAIM_RETRIES:
+        return False
+    sc = new_sc(0, 0, 0)
+    for i in range(mm.zonelist_len[zl_node]):
+        z = mm.zonelist[zl_node, i]
+        if not (nodemask >> mm.zone_node[z]) & 1:
+            continue
+        available = zone_reclaimable_pages(mm, z, sc) + mm.zone_free[z]
+        available -= (no_progress_loops * available + MAX_RECLAIM_RETRIES - 1) // MAX_RECLAIM_RETRIES
+        if available > mm.zone_wmark[z, WMARK_MIN] + mm.zone_reserve[z]:
+            return True
+    return False
+
+
+@njit(cache=True)
+def oom_kill_process(mm, t, now):
+    """out_of_memory(): kill the task with the most resident pages (oom_badness()) and free its
+    memory. Returns the victim."""
+    victim = t
+    best = -1
+    for k in range(mm.task_alive.shape[0]):
+        if mm.task_alive[k]:
+            rss = mm.task_rss[k].sum()
+            if rss > best or (rss == best and k == t):
+                best = rss
+                victim = k
+    for page in range(mm.task_base[victim], mm.task_base[victim] + mm.task_footprint[victim]):
+        z = mm.pg_zone[page]
+        if z >= 0:
+            lru_del(mm, folio_lru_list(mm, page), page)
+            free_page(mm, page)
+            mm.pg_flags[page] = 0
+        elif z == SWAPPED:
+            mm.pg_zone[page] = NOT_PRESENT
+            mm.knob[K_SWAP_USED] -= 1
+    mm.task_alive[victim] = 0
+    mm.vmstat[mm.task_cpu[t], vs.OOM_KILL] += 1
+    k = int(mm.oom_log[0, 0]) + 1
+    if k < mm.oom_log.shape[0]:
+        mm.oom_log[0, 0] = k
+        mm.oom_log[k, 0] = now
+        mm.oom_log[k, 1] = victim
+        mm.oom_log[k, 2] = t
+    return victim
+
+
+@njit(cache=True)
+def alloc_pages(mm, t, page):
+    """__alloc_pages() for one user page of task t: fast path at LOW (no kswapd wake-up), then
+    the slow path: wake kswapd on every allowed node, retry at MIN, direct reclaim, retry,
+    and OOM when reclaim stops making progress. Returns the zone, or -1 if t was OOM-killed."""
+    zl_node, nodemask = policy_zonelist(mm, t)
+    cpu = mm.task_cpu[t]
+    z = get_page_from_freelist(mm, zl_node, nodemask, WMARK_LOW)
+    if z < 0:
+        now = mm.task_clock[t]
+        for i in range(mm.zonelist_len[zl_node]):          # wake_all_kswapds()
+            node = mm.zone_node[mm.zonelist[zl_node, i]]
+            if (nodemask >> node) & 1:
+                wakeup_kswapd(mm, node, now)
+        z = get_page_from_freelist(mm, zl_node, nodemask, WMARK_MIN)
+        no_progress = 0
+        while z < 0:
+            sc = try_to_free_pages(mm, zl_node, nodemask, cpu, mm.task_clock[t])
+            mm.task_clock[t] += sc[SC_COST_NS]
+            mm.task_stall_ns[t] += sc[SC_COST_NS]
+            run_kswapds(mm, mm.task_clock[t])
+            z = get_page_from_freelist(mm, zl_node, nodemask, WMARK_MIN)
+            if z >= 0:
+                break
+            no_progress = 0 if sc[SC_NR_RECLAIMED] > 0 else no_progress + 1
+            if not should_reclaim_retry(mm, zl_node, nodemask, no_progress):
+                victim = oom_kill_process(mm, t, mm.task_clock[t])
+                if victim == t:
+                    return -1
+                no_progress = 0
+            z = get_page_from_freelist(mm, zl_node, nodemask, WMARK_MIN)
+    rmqueue(mm, z, page)
+    zone_statistics(mm, first_allowed_node(mm, zl_node, nodemask), mm.zone_node[z], cpu)
+    return z
+
+
+@njit(cache=True)
+def handle_mm_fault(mm, t, page, write):
+    """A fault on a page that is not present: do_anonymous_page() for a first touch,
+    do_swap_page() for a page in swap. The new page goes on the LRU as
+    folio_add_lru_vma() puts it: inactive from v5.9 on, active before (rfc-2020's v5.8 base).
+    Returns False if the task was OOM-killed."""
+    cpu = mm.task_cpu[t]
+    mm.vmstat[cpu, vs.PGFAULT] += 1
+    swapped = mm.pg_zone[page] == SWAPPED
+    z = alloc_pages(mm, t, page)
+    if z < 0:
+        return False
+    f = PG_YOUNG
+    if write:
+        f |= PG_DIRTY
+    if mm.knob[K_ANON_ACTIVE_START]:
+        f |= PG_ACTIVE
+    mm.pg_flags[page] = f
+    lru_add_head(mm, folio_lru_list(mm, page), page)
+    cost = mm.cost[C_PAGE_FAULT]
+    if swapped:
+        mm.knob[K_SWAP_USED] -= 1
+        mm.vmstat[cpu, vs.PSWPIN] += 1
+        mm.vmstat[cpu, vs.PGPGIN] += 4
+        cost += mm.cost[C_SWAP_IN]
+    mm.task_clock[t] += cost
+    return True

@@ -1,0 +1,217 @@
+"""The simulated mm as a struct of numpy arrays (no Python object per page).
+
+``MM`` is a NamedTuple of arrays handed to every compiled function, as the kernel hands
+``pg_data_t``/``struct zone`` around. Nodes are numbered by position (0..N-1) inside the
+model; tierlab.simulate maps them back to the kernel's node ids.
+
+Per page (a page is one virtual page of one task; id = task base + vpn), 14 bytes:
+  pg_zone  int8   zone holding the page; NOT_PRESENT, or SWAPPED when in swap
+  pg_flags uint8  PG_* bits below
+  pg_prev, pg_next int32  links of the LRU list the page is on (-1 at the ends)
+  pg_scan  int32  NUMA-balancing scan time in ms (the kernel keeps it in the cpupid bits)
+LRU lists: one per (node, lru), index node*NR_LRU_LISTS + lru, head = youngest.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import vmstat
+
+NOT_PRESENT = -1
+SWAPPED = -2
+
+# page flags
+PG_YOUNG = 1          # the pte accessed bit, set by every access, cleared by the rmap walk
+PG_REFERENCED = 2     # PG_referenced: "used once" mark of folio_check_references()
+PG_ACTIVE = 4
+PG_FILE = 8           # page cache (file LRU), else anon (swap-backed)
+PG_DIRTY = 16
+PG_WORKINGSET = 32
+PG_PROTNONE = 64      # pte made PROT_NONE by the NUMA-balancing scanner
+
+# enum lru_list (include/linux/mmzone.h)
+LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE = 0, 1, 2, 3
+NR_LRU_LISTS = 4
+
+# zone types, as enum zone_type
+ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE = 0, 1, 2, 3
+ZONE_TYPE = {"DMA": 0, "DMA32": 1, "NORMAL": 2, "MOVABLE": 3}
+
+# watermark indexes (enum zone_watermarks)
+WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO = 0, 1, 2, 3
+
+# kswapd states
+KSWAPD_SLEEPING, KSWAPD_RUNNING, KSWAPD_NAPPING = 0, 1, 2
+
+# mempolicy modes
+MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND, MPOL_INTERLEAVE, MPOL_LOCAL = 0, 1, 2, 3, 4
+MPOL_MODES = {"default": 0, "preferred": 1, "bind": 2, "interleave": 3, "local": 4}
+
+# knob indexes into MM.knob (int64)
+K_PROFILE = 0             # 0 rfc-2020, 1 v5.15, 2 v6.1, 3 v6.12
+K_DEMOTION = 1            # demotion switched on (demotion_enabled, or RECLAIM_MIGRATE on rfc-2020)
+K_BATCH_DEMOTION = 2      # v5.15+: demote_folio_list() after the scan; rfc-2020 per page
+K_DEMOTE_FALLBACK = 3     # v6.1+: fall back to lower_tier_mask when the preferred target is full
+K_ANON_ACTIVE_START = 4   # new anon pages start on the active list (before v5.9)
+K_SWAPPINESS = 5
+K_NUMA_BALANCING = 6
+K_SWAP_PAGES = 7          # swap device size in pages
+K_CHECK = 8               # verify invariants after every reclaim batch
+K_HAS_PROMO = 9           # WMARK_PROMO exists (v5.18+)
+K_SWAP_USED = 10          # swap slots in use
+K_ERROR = 11              # first invariant violation found (0 = none)
+NR_KNOBS = 12
+
+# cost indexes into MM.cost (float64, ns)
+C_PAGE_FAULT, C_HINT_FAULT, C_MIGRATE, C_SCAN, C_FREE, C_SWAP_OUT, C_SWAP_IN, C_THINK = range(8)
+NR_COSTS = 8
+
+# scan_control fields (an int64 array per reclaim call)
+SC_NR_TO_RECLAIM = 0
+SC_PRIORITY = 1
+SC_NR_SCANNED = 2
+SC_NR_RECLAIMED = 3
+SC_KSWAPD = 4             # 1 when kswapd reclaims, 0 for direct reclaim
+SC_MAY_SWAP = 5
+SC_MAY_DEACTIVATE = 6     # bit 0 anon, bit 1 file
+SC_FILE_IS_TINY = 7
+SC_CACHE_TRIM = 8
+SC_COST_NS = 9            # time spent by this reclaim call
+SC_NO_DEMOTION = 10
+SC_NR_DEMOTED = 11
+SC_RECLAIM_IDX = 12
+NR_SC = 13
+
+BATCH = 32                # SWAP_CLUSTER_MAX
+
+
+class MM(NamedTuple):
+    # pages
+    pg_zone: np.ndarray
+    pg_flags: np.ndarray
+    pg_prev: np.ndarray
+    pg_next: np.ndarray
+    pg_scan: np.ndarray
+    # lru lists
+    lru_head: np.ndarray
+    lru_tail: np.ndarray
+    lru_size: np.ndarray
+    # zones
+    zone_node: np.ndarray     # int64 node position of each zone
+    zone_type: np.ndarray     # int64 ZONE_*
+    zone_managed: np.ndarray
+    zone_free: np.ndarray
+    zone_wmark: np.ndarray    # [zone, 4] MIN LOW HIGH PROMO
+    zone_reserve: np.ndarray  # lowmem_reserve[ZONE_MOVABLE]
+    zone_kernel: np.ndarray   # pages the kernel holds
+    # nodes
+    node_zone_lo: np.ndarray  # zones of node k are node_zone_lo[k] .. node_zone_hi[k]-1
+    node_zone_hi: np.ndarray
+    zonelist: np.ndarray      # [node, nzones] zone ids in fallback order (highest zone first per node)
+    zonelist_len: np.ndarray
+    demote_pref: np.ndarray   # [node, nnodes] preferred demotion targets
+    demote_pref_len: np.ndarray
+    demote_allowed: np.ndarray  # [node] bitmask of nodes a demotion may fall back to
+    toptier: np.ndarray       # [node] 1 if node_is_toptier()
+    node_cost: np.ndarray     # [node, 2] lru cost anon, file (lru_note_cost)
+    # kswapd, one per node
+    kswapd_state: np.ndarray
+    kswapd_clock: np.ndarray  # float64 ns: how far this kswapd has run
+    kswapd_priority: np.ndarray
+    kswapd_reclaimed: np.ndarray  # pages reclaimed in the current balance_pgdat() call
+    kswapd_failures: np.ndarray
+    kswapd_nap_end: np.ndarray
+    kswapd_cpu: np.ndarray    # float64 ns of CPU time kswapd spent reclaiming
+    # tasks
+    task_base: np.ndarray
+    task_footprint: np.ndarray
+    task_cpu: np.ndarray      # node position of the task's CPUs
+    task_clock: np.ndarray    # float64 ns
+    task_alive: np.ndarray
+    task_mpol: np.ndarray     # MPOL_*
+    task_nodemask: np.ndarray # bitmask of policy nodes
+    task_pref: np.ndarray     # preferred node (position)
+    task_il_next: np.ndarray  # next interleave node
+    task_rss: np.ndarray      # [task, node] pages resident
+    task_access: np.ndarray   # [task, node] accesses served by each node
+    task_mem_ns: np.ndarray   # [task] float64 time spent in memory accesses
+    task_stall_ns: np.ndarray # [task] float64 time in direct reclaim
+    # hardware
+    lat_read: np.ndarray      # [cpu node, mem node] ns
+    lat_write: np.ndarray
+    node_bw: np.ndarray       # [node] bytes/ns, min of read/write bandwidth
+    # control
+    knob: np.ndarray
+    cost: np.ndarray
+    vmstat: np.ndarray        # [node, NR_ITEMS]
+    rng: np.ndarray           # uint64 xorshift state
+    isolate_buf: np.ndarray   # scratch lists for reclaim (int64)
+    demote_buf: np.ndarray
+    oom_log: np.ndarray       # [k, 3] time ns, victim task, triggering task; row 0 col 0 = count
+
+
+PROFILE_INDEX = {"rfc-2020": 0, "v5.15": 1, "v6.1": 2, "v6.12": 3}
+
+
+def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int) -> MM:
+    """Empty arrays of the right shapes; tierlab.simulate fills them from the Machine."""
+    i64 = np.int64
+    return MM(
+        pg_zone=np.full(n_pages, NOT_PRESENT, np.int8),
+        pg_flags=np.zeros(n_pages, np.uint8),
+        pg_prev=np.full(n_pages, -1, np.int32),
+        pg_next=np.full(n_pages, -1, np.int32),
+        pg_scan=np.zeros(n_pages, np.int32),
+        lru_head=np.full(n_nodes * NR_LRU_LISTS, -1, i64),
+        lru_tail=np.full(n_nodes * NR_LRU_LISTS, -1, i64),
+        lru_size=np.zeros(n_nodes * NR_LRU_LISTS, i64),
+        zone_node=np.zeros(n_zones, i64),
+        zone_type=np.zeros(n_zones, i64),
+        zone_managed=np.zeros(n_zones, i64),
+        zone_free=np.zeros(n_zones, i64),
+        zone_wmark=np.zeros((n_zones, 4), i64),
+        zone_reserve=np.zeros(n_zones, i64),
+        zone_kernel=np.zeros(n_zones, i64),
+        node_zone_lo=np.zeros(n_nodes, i64),
+        node_zone_hi=np.zeros(n_nodes, i64),
+        zonelist=np.full((n_nodes, n_zones), -1, i64),
+        zonelist_len=np.zeros(n_nodes, i64),
+        demote_pref=np.full((n_nodes, n_nodes), -1, i64),
+        demote_pref_len=np.zeros(n_nodes, i64),
+        demote_allowed=np.zeros(n_nodes, i64),
+        toptier=np.zeros(n_nodes, i64),
+        node_cost=np.zeros((n_nodes, 2), np.float64),
+        kswapd_state=np.zeros(n_nodes, i64),
+        kswapd_clock=np.zeros(n_nodes, np.float64),
+        kswapd_priority=np.zeros(n_nodes, i64),
+        kswapd_reclaimed=np.zeros(n_nodes, i64),
+        kswapd_failures=np.zeros(n_nodes, i64),
+        kswapd_nap_end=np.zeros(n_nodes, np.float64),
+        kswapd_cpu=np.zeros(n_nodes, np.float64),
+        task_base=np.zeros(n_tasks, i64),
+        task_footprint=np.zeros(n_tasks, i64),
+        task_cpu=np.zeros(n_tasks, i64),
+        task_clock=np.zeros(n_tasks, np.float64),
+        task_alive=np.ones(n_tasks, i64),
+        task_mpol=np.zeros(n_tasks, i64),
+        task_nodemask=np.zeros(n_tasks, i64),
+        task_pref=np.zeros(n_tasks, i64),
+        task_il_next=np.zeros(n_tasks, i64),
+        task_rss=np.zeros((n_tasks, n_nodes), i64),
+        task_access=np.zeros((n_tasks, n_nodes), i64),
+        task_mem_ns=np.zeros(n_tasks, np.float64),
+        task_stall_ns=np.zeros(n_tasks, np.float64),
+        lat_read=np.zeros((n_nodes, n_nodes), np.float64),
+        lat_write=np.zeros((n_nodes, n_nodes), np.float64),
+        node_bw=np.ones(n_nodes, np.float64),
+        knob=np.zeros(NR_KNOBS, i64),
+        cost=np.zeros(NR_COSTS, np.float64),
+        vmstat=np.zeros((n_nodes, vmstat.NR_ITEMS), i64),
+        rng=np.array([0x9E3779B97F4A7C15], np.uint64),
+        isolate_buf=np.zeros(4 * BATCH, i64),
+        demote_buf=np.zeros(4 * BATCH, i64),
+        oom_log=np.zeros((64, 3), np.float64),
+    )

@@ -1,0 +1,546 @@
+"""Page reclaim (mm/vmscan.c): the classic two-list LRU, demotion in lieu of discard, kswapd
+and direct reclaim. Function names are the kernel's; each says which version it follows.
+
+Scan control is an int64 array (fields SC_* in state.py) as ``struct scan_control``; the time
+a reclaim call costs accumulates in ``sc[SC_COST_NS]`` and is charged by the caller to its
+clock (kswapd's own, or the task's for direct reclaim).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import vmstat as vs
+from .lru import folio_lru_list, inactive_is_low, isolate_lru_folios, lru_add_head, lru_del
+from .migrate import migrate_folio, next_demotion_node
+from .page_alloc import (DEF_PRIORITY, MAX_RECLAIM_RETRIES, free_page, get_page_from_freelist,
+                         kswapd_start, pgdat_balanced, wakeup_kswapd)
+from .state import (BATCH, C_FREE, C_SCAN, C_SWAP_OUT, KSWAPD_NAPPING, KSWAPD_RUNNING,
+                    KSWAPD_SLEEPING, K_BATCH_DEMOTION, K_CHECK, K_DEMOTE_FALLBACK, K_DEMOTION,
+                    K_ERROR, K_SWAP_PAGES, K_SWAP_USED, K_SWAPPINESS, LRU_ACTIVE_ANON,
+                    LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NOT_PRESENT, NR_SC,
+                    NR_LRU_LISTS, PG_ACTIVE, PG_DIRTY, PG_FILE, PG_REFERENCED, PG_WORKINGSET,
+                    PG_YOUNG, SC_CACHE_TRIM, SC_COST_NS, SC_FILE_IS_TINY, SC_KSWAPD,
+                    SC_MAY_DEACTIVATE, SC_MAY_SWAP, SC_NO_DEMOTION, SC_NR_DEMOTED, SC_NR_RECLAIMED,
+                    SC_NR_SCANNED, SC_NR_TO_RECLAIM, SC_PRIORITY, SWAPPED, WMARK_HIGH, WMARK_LOW,
+                    WMARK_MIN)
+
+DEACTIVATE_ANON = 1
+DEACTIVATE_FILE = 2
+MAX_SWAPPINESS = 200
+KSWAPD_NAP_NS = 100_000_000.0      # HZ/10
+
+# folio_check_references() outcomes
+FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = 0, 1, 2, 3
+
+SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def new_sc(priority, nr_to_reclaim, kswapd):
+    sc = np.zeros(NR_SC, np.int64)
+    sc[SC_PRIORITY] = priority
+    sc[SC_NR_TO_RECLAIM] = nr_to_reclaim
+    sc[SC_KSWAPD] = kswapd
+    sc[SC_MAY_SWAP] = 1
+    return sc
+
+
+# ---------------------------------------------------------------- eligibility (kernel-spec 3.7)
+
+@njit(cache=True)
+def can_demote(mm, node, sc):
+    """can_demote(): demotion switched on for the profile, not disabled for this reclaim, and the
+    node has a demotion target. (RFC: zone_reclaim_mode bit 8; v5.15+: demotion_enabled.)"""
+    return mm.knob[K_DEMOTION] != 0 and sc[SC_NO_DEMOTION] == 0 and mm.demote_pref_len[node] > 0
+
+
+@njit(cache=True)
+def swap_free_pages(mm):
+    return mm.knob[K_SWAP_PAGES] - mm.knob[K_SWAP_USED]
+
+
+@njit(cache=True)
+def can_reclaim_anon_pages(mm, node, sc):
+    """can_reclaim_anon_pages() (RFC 6/8, v5.15+): anon is reclaimable when swap has room or the
+    node can demote — so without swap, anon leaves a node only by demotion."""
+    return swap_free_pages(mm) > 0 or can_demote(mm, node, sc)
+
+
+@njit(cache=True)
+def can_age_anon_pages(mm, node, sc):
+    """can_age_anon_pages(): there is swap at all, or the node can demote."""
+    return mm.knob[K_SWAP_PAGES] > 0 or can_demote(mm, node, sc)
+
+
+# ---------------------------------------------------------------- demotion (kernel-spec 3.3-3.5)
+
+@njit(cache=True)
+def alloc_demote_folio(mm, target, src, now):
+    """alloc_migrate_folio()/alloc_demote_folio(): GFP_NOWAIT on the target only (LOW, wake the
+    target's kswapd, MIN; no direct reclaim, no reserves); from v6.1 then the same over every
+    node of the source's lower_tier_mask, in the target's zonelist order. -1 on failure."""
+    mask = np.int64(1) << target
+    z = get_page_from_freelist(mm, target, mask, WMARK_LOW)
+    if z >= 0:
+        return z
+    wakeup_kswapd(mm, target, now)
+    z = get_page_from_freelist(mm, target, mask, WMARK_MIN)
+    if z >= 0 or mm.knob[K_DEMOTE_FALLBACK] == 0:
+        return z
+    allowed = mm.demote_allowed[src]
+    z = get_page_from_freelist(mm, target, allowed, WMARK_LOW)
+    if z >= 0:
+        return z
+    for n in range(mm.kswapd_state.shape[0]):
+        if (allowed >> n) & 1:
+            wakeup_kswapd(mm, n, now)
+    return get_page_from_freelist(mm, target, allowed, WMARK_MIN)
+
+
+@njit(cache=True)
+def demote_folio_list(mm, pages, n, node, sc, cpu_node, now):
+    """demote_folio_list() (v5.15+): migrate the isolated pages to the node's demotion target
+    (MIGRATE_ASYNC, MR_DEMOTION). An order-0 allocation failure stops the whole batch
+    (migrate_pages() returns -ENOMEM): pages[k:n] are left for normal reclaim. Returns k."""
+    target = next_demotion_node(mm, node)
+    if target < 0:
+        return 0
+    for k in range(n):
+        z = alloc_demote_folio(mm, target, node, now + sc[SC_COST_NS])
+        if z < 0:
+            return k
+        sc[SC_COST_NS] += np.int64(migrate_folio(mm, pages[k], z, cpu_node))
+        mm.vmstat[node, vs.PGDEMOTE_DIRECT - sc[SC_KSWAPD]] += 1
+        sc[SC_NR_DEMOTED] += 1
+    return n
+
+
+# ---------------------------------------------------------------- shrink_folio_list
+
+@njit(cache=True)
+def folio_check_references(mm, page):
+    """folio_check_references() (v6.x, classic LRU): the rmap walk reads and clears the pte
+    accessed bit; PG_referenced gives a page seen once a second trip round the inactive list."""
+    f = mm.pg_flags[page]
+    young = f & PG_YOUNG
+    referenced = f & PG_REFERENCED
+    f &= ~(PG_YOUNG | PG_REFERENCED)
+    if young:
+        mm.pg_flags[page] = f | PG_REFERENCED
+        if referenced:
+            return FOLIOREF_ACTIVATE
+        return FOLIOREF_KEEP
+    mm.pg_flags[page] = f
+    if referenced and f & PG_FILE:
+        return FOLIOREF_RECLAIM_CLEAN
+    return FOLIOREF_RECLAIM
+
+
+@njit(cache=True)
+def activate_locked(mm, page, node, sc):
+    """activate_locked: the page goes back to the head of its active list (pgactivate)."""
+    mm.pg_flags[page] |= PG_ACTIVE
+    mm.vmstat[node, vs.PGACTIVATE] += 1
+    lru_add_head(mm, folio_lru_list(mm, page), page)
+
+
+@njit(cache=True)
+def pageout_or_free(mm, page, node, sc, ref):
+    """The rest of shrink_folio_list() for a page that is not demoted: anon goes to swap if a
+    slot is free (else it is activated: add_to_swap() failed); clean file pages are dropped;
+    dirty file pages are written only by kswapd (else activated). Returns 1 if reclaimed."""
+    f = mm.pg_flags[page]
+    if not (f & PG_FILE):
+        if sc[SC_MAY_SWAP] == 0 or swap_free_pages(mm) <= 0:
+            activate_locked(mm, page, node, sc)
+            return 0
+        mm.knob[K_SWAP_USED] += 1
+        free_page(mm, page)
+        mm.pg_zone[page] = SWAPPED
+        mm.vmstat[node, vs.PSWPOUT] += 1
+        mm.vmstat[node, vs.PGPGOUT] += 4
+        sc[SC_COST_NS] += np.int64(mm.cost[C_SWAP_OUT])
+        return 1
+    if f & PG_DIRTY:
+        if ref == FOLIOREF_RECLAIM_CLEAN or sc[SC_KSWAPD] == 0:
+            activate_locked(mm, page, node, sc)
+            return 0
+        mm.vmstat[node, vs.PGPGOUT] += 4
+        sc[SC_COST_NS] += np.int64(mm.cost[C_SWAP_OUT])
+    mm.pg_flags[page] = 0
+    free_page(mm, page)
+    sc[SC_COST_NS] += np.int64(mm.cost[C_FREE])
+    return 1
+
+
+@njit(cache=True)
+def shrink_folio_list(mm, pages, n, node, sc, cpu_node, now):
+    """shrink_folio_list(): reference check, then demotion (after the check, before swap and
+    pageout), then normal reclaim. v5.15+ collect demotion candidates and migrate them in one
+    batch after the loop; failures fall back to normal reclaim. rfc-2020 demotes page by page
+    inline and continues down the normal path for a page that could not move."""
+    do_demote = can_demote(mm, node, sc)
+    batch = mm.knob[K_BATCH_DEMOTION] != 0
+    demote = mm.demote_buf
+    nd = 0
+    reclaimed = 0
+    for i in range(n):
+        page = pages[i]
+        ref = folio_check_references(mm, page)
+        if ref == FOLIOREF_ACTIVATE:
+            activate_locked(mm, page, node, sc)
+            continue
+        if ref == FOLIOREF_KEEP:
+            lru_add_head(mm, folio_lru_list(mm, page), page)
+            continue
+        if do_demote:
+            if batch:
+                demote[nd] = page
+                nd += 1
+                continue
+            if demote_folio_list(mm, pages[i:i + 1], 1, node, sc, cpu_node, now) == 1:
+                reclaimed += 1
+                continue
+        reclaimed += pageout_or_free(mm, page, node, sc, ref)
+    if nd > 0:
+        k = demote_folio_list(mm, demote, nd, node, sc, cpu_node, now)
+        reclaimed += k
+        for j in range(k, nd):
+            reclaimed += pageout_or_free(mm, demote[j], node, sc, FOLIOREF_RECLAIM)
+    return reclaimed
+
+
+@njit(cache=True)
+def lru_note_cost(mm, node, file, nr_io, nr_rotated):
+    """lru_note_cost() (mm/swap.c): IO costs SWAP_CLUSTER_MAX per page written, a rotation 1;
+    both costs halve once they exceed a quarter of the LRU. Demotions are neither."""
+    mm.node_cost[node, file] += nr_io * BATCH + nr_rotated
+    total = 0
+    for lru in range(NR_LRU_LISTS):
+        total += mm.lru_size[node * NR_LRU_LISTS + lru]
+    if mm.node_cost[node, 0] + mm.node_cost[node, 1] > total / 4:
+        mm.node_cost[node, 0] /= 2
+        mm.node_cost[node, 1] /= 2
+
+
+@njit(cache=True)
+def shrink_inactive_list(mm, node, lru, nr_to_scan, sc, cpu_node, now):
+    """shrink_inactive_list(): isolate up to nr_to_scan pages from the tail and reclaim them;
+    pgscan/pgsteal count demoted pages too."""
+    lst = node * NR_LRU_LISTS + lru
+    buf = mm.isolate_buf
+    n = isolate_lru_folios(mm, lst, nr_to_scan, buf)
+    if n == 0:
+        return 0
+    file = 1 if lru == LRU_INACTIVE_FILE else 0
+    mm.vmstat[node, vs.PGSCAN_DIRECT - sc[SC_KSWAPD]] += n
+    mm.vmstat[node, vs.PGSCAN_ANON + file] += n
+    sc[SC_NR_SCANNED] += n
+    sc[SC_COST_NS] += np.int64(n * mm.cost[C_SCAN])
+    swapped_before = mm.vmstat[node, vs.PSWPOUT]
+    reclaimed = shrink_folio_list(mm, buf, n, node, sc, cpu_node, now)
+    mm.vmstat[node, vs.PGSTEAL_DIRECT - sc[SC_KSWAPD]] += reclaimed
+    mm.vmstat[node, vs.PGSTEAL_ANON + file] += reclaimed
+    sc[SC_NR_RECLAIMED] += reclaimed
+    lru_note_cost(mm, node, file, mm.vmstat[node, vs.PSWPOUT] - swapped_before, n - reclaimed)
+    if mm.knob[K_CHECK]:
+        check_invariants(mm)
+    return reclaimed
+
+
+@njit(cache=True)
+def shrink_active_list(mm, node, lru, nr_to_scan, sc):
+    """shrink_active_list(): the rmap walk clears the accessed bits; every page but a referenced
+    executable file page moves to the inactive head with PG_workingset (pgdeactivate)."""
+    lst = node * NR_LRU_LISTS + lru
+    buf = mm.isolate_buf
+    n = isolate_lru_folios(mm, lst, nr_to_scan, buf)
+    mm.vmstat[node, vs.PGREFILL] += n
+    sc[SC_COST_NS] += np.int64(n * mm.cost[C_SCAN])
+    # pages go to the inactive head in isolation order, as move_folios_to_lru() does
+    for i in range(n):
+        page = buf[i]
+        mm.pg_flags[page] = (mm.pg_flags[page] & ~(PG_YOUNG | PG_ACTIVE)) | PG_WORKINGSET
+        lru_add_head(mm, lst - 1, page)
+    mm.vmstat[node, vs.PGDEACTIVATE] += n
+
+
+# ---------------------------------------------------------------- shrink_node
+
+@njit(cache=True)
+def prepare_scan_control(mm, node, sc):
+    """prepare_scan_control() (v6.x): which active lists may be aged, cache_trim_mode and
+    file_is_tiny. Refault-driven deactivation comes with workingset detection."""
+    base = node * NR_LRU_LISTS
+    may = 0
+    if inactive_is_low(mm, node, LRU_INACTIVE_ANON):
+        may |= DEACTIVATE_ANON
+    if inactive_is_low(mm, node, LRU_INACTIVE_FILE):
+        may |= DEACTIVATE_FILE
+    if sc[SC_MAY_DEACTIVATE] & 4:      # force_deactivate
+        may = DEACTIVATE_ANON | DEACTIVATE_FILE
+    sc[SC_MAY_DEACTIVATE] = (sc[SC_MAY_DEACTIVATE] & 4) | may
+    prio = sc[SC_PRIORITY]
+    ifile = mm.lru_size[base + LRU_INACTIVE_FILE]
+    sc[SC_CACHE_TRIM] = 1 if (ifile >> prio) and not (may & DEACTIVATE_FILE) else 0
+    free = 0
+    high = 0
+    for z in range(mm.node_zone_lo[node], mm.node_zone_hi[node]):
+        free += mm.zone_free[z]
+        high += mm.zone_wmark[z, WMARK_HIGH]
+    file = ifile + mm.lru_size[base + LRU_ACTIVE_FILE]
+    anon = mm.lru_size[base + LRU_INACTIVE_ANON]
+    sc[SC_FILE_IS_TINY] = 1 if (file + free <= high and not (may & DEACTIVATE_ANON)
+                                and (anon >> prio)) else 0
+
+
+@njit(cache=True)
+def get_scan_count(mm, node, sc, nr):
+    """get_scan_count() (v5.9+): how many pages of each list to scan at this priority; the
+    anon/file split follows swappiness and the recorded reclaim costs (kernel-spec 2.9)."""
+    swappiness = mm.knob[K_SWAPPINESS]
+    prio = sc[SC_PRIORITY]
+    if sc[SC_MAY_SWAP] == 0 or not can_reclaim_anon_pages(mm, node, sc):
+        scan_balance = SCAN_FILE
+    elif prio == 0 and swappiness > 0:
+        scan_balance = SCAN_EQUAL
+    elif sc[SC_FILE_IS_TINY]:
+        scan_balance = SCAN_ANON
+    elif sc[SC_CACHE_TRIM]:
+        scan_balance = SCAN_FILE
+    else:
+        scan_balance = SCAN_FRACT
+    anon_cost = mm.node_cost[node, 0]
+    file_cost = mm.node_cost[node, 1]
+    total = anon_cost + file_cost
+    a = total + anon_cost
+    f = total + file_cost
+    t = a + f
+    ap = int(swappiness * (t + 1) // (a + 1))
+    fp = int((MAX_SWAPPINESS - swappiness) * (t + 1) // (f + 1))
+    for lru in range(NR_LRU_LISTS):
+        file = lru >= LRU_INACTIVE_FILE
+        scan = mm.lru_size[node * NR_LRU_LISTS + lru] >> prio
+        if scan_balance == SCAN_FRACT:
+            denom = ap + fp
+            scan = scan * (fp if file else ap) // denom if denom > 0 else 0
+        elif scan_balance == SCAN_FILE:
+            scan = scan if file else 0
+        elif scan_balance == SCAN_ANON:
+            scan = 0 if file else scan
+        nr[lru] = scan
+
+
+@njit(cache=True)
+def shrink_list(mm, node, lru, nr_to_scan, sc, cpu_node, now):
+    """shrink_list(): active lists are aged only when prepare_scan_control() allowed it."""
+    if lru == LRU_ACTIVE_ANON or lru == LRU_ACTIVE_FILE:
+        bit = DEACTIVATE_FILE if lru == LRU_ACTIVE_FILE else DEACTIVATE_ANON
+        if sc[SC_MAY_DEACTIVATE] & bit:
+            shrink_active_list(mm, node, lru, nr_to_scan, sc)
+        else:
+            sc[SC_MAY_DEACTIVATE] |= 8       # skipped_deactivate
+        return 0
+    return shrink_inactive_list(mm, node, lru, nr_to_scan, sc, cpu_node, now)
+
+
+@njit(cache=True)
+def shrink_lruvec(mm, node, sc, cpu_node, now):
+    """shrink_lruvec() (v6.x): scan the lists round-robin, SWAP_CLUSTER_MAX at a time; once
+    nr_to_reclaim is met (kswapd and non-initial direct reclaim) stop the smaller type and
+    scale the other down to its remaining proportion."""
+    nr = np.zeros(NR_LRU_LISTS, np.int64)
+    get_scan_count(mm, node, sc, nr)
+    targets = nr.copy()
+    nr_to_reclaim = sc[SC_NR_TO_RECLAIM]
+    proportional = sc[SC_KSWAPD] == 0 and sc[SC_PRIORITY] == DEF_PRIORITY
+    reclaimed = 0
+    while nr[LRU_INACTIVE_ANON] or nr[LRU_ACTIVE_FILE] or nr[LRU_INACTIVE_FILE]:
+        for lru in range(NR_LRU_LISTS):
+            if nr[lru]:
+                k = min(nr[lru], BATCH)
+                nr[lru] -= k
+                reclaimed += shrink_list(mm, node, lru, k, sc, cpu_node, now)
+        if reclaimed < nr_to_reclaim or proportional:
+            continue
+        nr_file = nr[LRU_INACTIVE_FILE] + nr[LRU_ACTIVE_FILE]
+        nr_anon = nr[LRU_INACTIVE_ANON] + nr[LRU_ACTIVE_ANON]
+        if nr_file == 0 or nr_anon == 0:
+            break
+        if nr_file > nr_anon:
+            pct = nr_anon * 100 // (targets[0] + targets[1] + 1)
+            stop, other = 0, 2
+        else:
+            pct = nr_file * 100 // (targets[2] + targets[3] + 1)
+            stop, other = 2, 0
+        nr[stop] = 0
+        nr[stop + 1] = 0
+        for lru in (other, other + 1):
+            done = targets[lru] - nr[lru]
+            nr[lru] = targets[lru] * (100 - pct) // 100
+            nr[lru] -= min(nr[lru], done)
+    if can_age_anon_pages(mm, node, sc) and inactive_is_low(mm, node, LRU_INACTIVE_ANON):
+        shrink_active_list(mm, node, LRU_ACTIVE_ANON, BATCH, sc)
+    return reclaimed
+
+
+@njit(cache=True)
+def shrink_node(mm, node, sc, cpu_node, now):
+    """shrink_node(): one pass over the node's lruvec; any progress resets kswapd_failures."""
+    prepare_scan_control(mm, node, sc)
+    reclaimed = shrink_lruvec(mm, node, sc, cpu_node, now)
+    sc[SC_COST_NS] += np.int64(mm.cost[C_SCAN])
+    if reclaimed > 0:
+        mm.kswapd_failures[node] = 0
+    return reclaimed
+
+
+# ---------------------------------------------------------------- kswapd (kernel-spec 2.7)
+
+@njit(cache=True)
+def kswapd_try_to_sleep(mm, node):
+    """kswapd_try_to_sleep(): a balanced (or hopeless) node naps HZ/10 first; an unbalanced one
+    goes straight back to balance_pgdat()."""
+    if pgdat_balanced(mm, node) or mm.kswapd_failures[node] >= MAX_RECLAIM_RETRIES:
+        mm.kswapd_state[node] = KSWAPD_NAPPING
+        mm.kswapd_nap_end[node] = mm.kswapd_clock[node] + KSWAPD_NAP_NS
+    else:
+        kswapd_start(mm, node, mm.kswapd_clock[node])
+
+
+@njit(cache=True)
+def balance_pgdat_step(mm, node):
+    """One iteration of balance_pgdat()'s priority loop, so kswapd runs beside the tasks in
+    simulated time: stop when balanced; age anon; reclaim at most the HIGH marks' worth
+    (kswapd_shrink_node()); raise the priority when that scanned too little or freed nothing."""
+    if pgdat_balanced(mm, node):
+        balance_pgdat_done(mm, node)
+        return
+    prio = mm.kswapd_priority[node]
+    sc = new_sc(prio, 0, 1)
+    now = mm.kswapd_clock[node]
+    if can_age_anon_pages(mm, node, sc) and inactive_is_low(mm, node, LRU_INACTIVE_ANON):
+        shrink_active_list(mm, node, LRU_ACTIVE_ANON, BATCH, sc)
+    nr_to_reclaim = 0
+    for z in range(mm.node_zone_lo[node], mm.node_zone_hi[node]):
+        if mm.zone_managed[z] > 0:
+            nr_to_reclaim += max(mm.zone_wmark[z, WMARK_HIGH], BATCH)
+    sc[SC_NR_TO_RECLAIM] = nr_to_reclaim
+    shrink_node(mm, node, sc, node, now)
+    mm.kswapd_reclaimed[node] += sc[SC_NR_RECLAIMED]
+    mm.kswapd_clock[node] += sc[SC_COST_NS]
+    mm.kswapd_cpu[node] += sc[SC_COST_NS]
+    if sc[SC_NR_SCANNED] < nr_to_reclaim or sc[SC_NR_RECLAIMED] == 0:
+        mm.kswapd_priority[node] = prio - 1
+    if mm.kswapd_priority[node] < 1:
+        balance_pgdat_done(mm, node)
+
+
+@njit(cache=True)
+def balance_pgdat_done(mm, node):
+    """End of balance_pgdat(): a call that reclaimed nothing counts a kswapd failure."""
+    if mm.kswapd_reclaimed[node] == 0:
+        mm.kswapd_failures[node] += 1
+    kswapd_try_to_sleep(mm, node)
+
+
+@njit(cache=True)
+def run_kswapds(mm, until):
+    """Let every awake kswapd catch up to simulated time ``until``."""
+    for node in range(mm.kswapd_state.shape[0]):
+        while True:
+            st = mm.kswapd_state[node]
+            if st == KSWAPD_RUNNING:
+                if mm.kswapd_clock[node] >= until:
+                    break
+                balance_pgdat_step(mm, node)
+            elif st == KSWAPD_NAPPING:
+                if mm.kswapd_nap_end[node] > until:
+                    break
+                mm.kswapd_clock[node] = mm.kswapd_nap_end[node]
+                if pgdat_balanced(mm, node) or mm.kswapd_failures[node] >= MAX_RECLAIM_RETRIES:
+                    mm.kswapd_state[node] = KSWAPD_SLEEPING
+                else:
+                    mm.vmstat[node, vs.KSWAPD_HIGH_WMARK_HIT_QUICKLY] += 1
+                    kswapd_start(mm, node, mm.kswapd_clock[node])
+            else:
+                break
+
+
+# ---------------------------------------------------------------- direct reclaim (2.8)
+
+@njit(cache=True)
+def try_to_free_pages(mm, pref_node, nodemask, cpu_node, now):
+    """try_to_free_pages() -> do_try_to_free_pages(): priority 12 down to 0, shrink every node of
+    the (nodemask-filtered) zonelist once per round, stop at SWAP_CLUSTER_MAX reclaimed; if
+    nothing came back while active lists were skipped, retry once forcing deactivation.
+    Returns the scan control (reclaimed pages, cost)."""
+    sc = new_sc(DEF_PRIORITY, BATCH, 0)
+    mm.vmstat[cpu_node, vs.ALLOCSTALL_DMA + 3] += 1        # allocstall_movable: user pages
+    for attempt in range(2):
+        for prio in range(DEF_PRIORITY, -1, -1):
+            sc[SC_PRIORITY] = prio
+            sc[SC_NR_SCANNED] = 0
+            last = -1
+            for i in range(mm.zonelist_len[pref_node]):
+                node = mm.zone_node[mm.zonelist[pref_node, i]]
+                if not (nodemask >> node) & 1 or node == last:
+                    continue
+                last = node
+                shrink_node(mm, node, sc, cpu_node, now + sc[SC_COST_NS])
+            if sc[SC_NR_RECLAIMED] >= sc[SC_NR_TO_RECLAIM]:
+                return sc
+        if sc[SC_NR_RECLAIMED] > 0 or not (sc[SC_MAY_DEACTIVATE] & 8):
+            return sc
+        sc[SC_MAY_DEACTIVATE] = 4                              # force_deactivate
+    return sc
+
+
+@njit(cache=True)
+def zone_reclaimable_pages(mm, z, sc):
+    """zone_reclaimable_pages(): file pages always, anon only if it can be reclaimed.
+    Every user page sits on an LRU list; the zone's share of them is its used pages."""
+    used = mm.zone_managed[z] - mm.zone_free[z] - mm.zone_kernel[z]
+    if can_reclaim_anon_pages(mm, mm.zone_node[z], sc):
+        return used
+    return 0
+
+
+# ---------------------------------------------------------------- invariants
+
+@njit(cache=True)
+def check_invariants(mm):
+    """Checking mode: every present page on exactly one LRU list, on the list its node and
+    flags say; list sizes right; used + free = managed for every zone; no zone over its size."""
+    n_zones = mm.zone_free.shape[0]
+    counted = np.zeros(n_zones, np.int64)
+    on_lists = 0
+    for lst in range(mm.lru_head.shape[0]):
+        k = 0
+        page = mm.lru_head[lst]
+        prev = -1
+        while page >= 0:
+            if mm.pg_zone[page] < 0 or folio_lru_list(mm, page) != lst or mm.pg_prev[page] != prev:
+                mm.knob[K_ERROR] = 1
+                return
+            counted[mm.pg_zone[page]] += 1
+            k += 1
+            prev = page
+            page = mm.pg_next[page]
+        if k != mm.lru_size[lst] or mm.lru_tail[lst] != prev:
+            mm.knob[K_ERROR] = 2
+            return
+        on_lists += k
+    present = 0
+    for p in range(mm.pg_zone.shape[0]):
+        if mm.pg_zone[p] >= 0:
+            present += 1
+    if present != on_lists:
+        mm.knob[K_ERROR] = 3
+        return
+    for z in range(n_zones):
+        if mm.zone_free[z] < 0 or counted[z] + mm.zone_free[z] + mm.zone_kernel[z] != mm.zone_managed[z]:
+            mm.knob[K_ERROR] = 4
+            return

@@ -1,0 +1,42 @@
+"""The summary `tierlab run` prints: per-node residency, the counters that moved, OOM."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from ..result import Result
+
+
+def print_run_summary(result: Result, console) -> None:
+    m = result.metrics
+    console.print(f"[bold]{result.scenario.get('name', 'scenario')}[/bold]  "
+                  f"simulated {m['sim_time_s']:.3f} s, {m['accesses']:,} accesses, "
+                  f"fast-tier hit ratio {m['fast_tier_hit_ratio']:.3f}, AMAT {m['amat_ns']:.1f} ns")
+    res = Table(title="resident pages (final)")
+    res.add_column("task")
+    nodes = sorted({n for per in result.residency["final"].values() for n in per}, key=int)
+    for n in nodes:
+        res.add_column(f"node {n}", justify="right")
+    res.add_column("time s", justify="right")
+    res.add_column("slowdown", justify="right")
+    for task, per in result.residency["final"].items():
+        tm = m["tasks"][task]
+        res.add_row(task + (" (OOM-killed)" if tm["oom_killed"] else ""),
+                    *[f"{per[n]:,}" for n in nodes], f"{tm['time_s']:.3f}", f"{tm['slowdown']:.1%}")
+    console.print(res)
+    moved = result.moved()
+    ctab = Table(title="vmstat counters that moved")
+    ctab.add_column("counter")
+    ctab.add_column("total", justify="right")
+    for n in sorted(result.node_vmstat, key=int):
+        ctab.add_column(f"node {n}", justify="right")
+    for name, v in moved.items():
+        per = [f"{result.node_vmstat[n][name]:,}" if name in result.node_vmstat[n] else ""
+               for n in sorted(result.node_vmstat, key=int)]
+        ctab.add_row(name, f"{v:,}", *per)
+    console.print(ctab)
+    if result.oom["killed"]:
+        for e in result.oom["events"]:
+            console.print(f"[red]OOM[/red] at {e['time_s']:.3f} s: killed {e['victim']} (allocating: {e['task']})")
+    else:
+        console.print("no OOM kill")

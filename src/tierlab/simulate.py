@@ -1,0 +1,307 @@
+"""Scenario -> kernel model -> Result: builds the page-state arrays from the resolved machine,
+drives each task's workload steps through the compiled engine in simulated time, samples the
+time series and gathers counters, residency and metrics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .engine import DONE, KILLED, catch_up, run_accesses, run_idle
+from .errors import TierlabError
+from .kernel import state as st
+from .kernel import vmstat as vs
+from .result import Result
+from .scenario import MemPolicy, Scenario
+from .topology.build import build_machine
+from .topology.machine import Machine
+from .workloads.base import AccessStep, IdleStep, PolicyStep
+from .workloads.spec import build_steps, footprint_pages
+
+QUANTUM_NS = 1_000_000.0        # tasks interleave in 1 ms slices of simulated time
+SERIES_COUNTERS = ("pgdemote_kswapd", "pgdemote_direct", "pgpromote_success", "pgscan_kswapd",
+                   "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "numa_hint_faults",
+                   "pswpout", "pswpin", "allocstall_movable", "oom_kill")
+
+
+def build_mm(scenario: Scenario, machine: Machine, footprints: list[int]) -> st.MM:
+    """The simulated mm at boot: zones with their watermarks and free pages, zonelists,
+    demotion targets, latencies, knobs and costs, and one page range per task."""
+    nodes = machine.nodes
+    pos = {n.id: k for k, n in enumerate(nodes)}
+    if len(nodes) > 63:
+        raise TierlabError(f"{scenario.source}: at most 63 nodes are supported, got {len(nodes)}")
+    mm = st.new_mm(int(sum(footprints)), len(scenario.tasks), len(nodes), len(machine.zones))
+    for z, zone in enumerate(machine.zones):
+        mm.zone_node[z] = pos[zone.node]
+        mm.zone_type[z] = st.ZONE_TYPE[zone.type]
+        mm.zone_managed[z] = zone.managed
+        mm.zone_kernel[z] = zone.kernel_used
+        mm.zone_free[z] = zone.managed - zone.kernel_used
+        mm.zone_wmark[z] = (zone.min, zone.low, zone.high, zone.promo)
+        mm.zone_reserve[z] = zone.lowmem_reserve
+    for k, node in enumerate(nodes):
+        zs = [z for z, zone in enumerate(machine.zones) if zone.node == node.id]
+        mm.node_zone_lo[k] = min(zs) if zs else 0
+        mm.node_zone_hi[k] = max(zs) + 1 if zs else 0
+        order = [z for nid in machine.zonelist[node.id]
+                 for z in sorted((z for z, zone in enumerate(machine.zones) if zone.node == nid),
+                                 key=lambda z: -st.ZONE_TYPE[machine.zones[z].type])]
+        mm.zonelist[k, :len(order)] = order
+        mm.zonelist_len[k] = len(order)
+        pref = [pos[t] for t in machine.demotion_preferred[node.id]]
+        mm.demote_pref[k, :len(pref)] = pref
+        mm.demote_pref_len[k] = len(pref)
+        mm.demote_allowed[k] = sum(1 << pos[t] for t in machine.demotion_allowed[node.id])
+        mm.toptier[k] = node.id in machine.toptier
+        mm.node_bw[k] = min(node.read_bandwidth, node.write_bandwidth) / 1e9
+    dist = np.array(machine.distance, dtype=np.float64)
+    cpu_nodes = [k for k, n in enumerate(nodes) if n.cpus > 0]
+    for m, node in enumerate(nodes):
+        # HMAT numbers are seen from the nearest CPU node; farther CPUs pay the SLIT ratio.
+        near = min(dist[c, m] for c in cpu_nodes)
+        for c in range(len(nodes)):
+            mm.lat_read[c, m] = node.read_latency_ns * dist[c, m] / near
+            mm.lat_write[c, m] = node.write_latency_ns * dist[c, m] / near
+    k = scenario.kernel
+    profile = st.PROFILE_INDEX[k.profile]
+    rfc = k.profile == "rfc-2020"
+    mm.knob[st.K_PROFILE] = profile
+    mm.knob[st.K_DEMOTION] = bool(k.zone_reclaim_mode & 8) if rfc else k.demotion_enabled
+    mm.knob[st.K_BATCH_DEMOTION] = not rfc
+    mm.knob[st.K_DEMOTE_FALLBACK] = k.profile in ("v6.1", "v6.12")
+    mm.knob[st.K_ANON_ACTIVE_START] = rfc
+    mm.knob[st.K_HAS_PROMO] = k.profile in ("v6.1", "v6.12")
+    mm.knob[st.K_SWAPPINESS] = k.swappiness
+    mm.knob[st.K_NUMA_BALANCING] = k.numa_balancing
+    mm.knob[st.K_SWAP_PAGES] = scenario.swap.size // 4096
+    mm.knob[st.K_CHECK] = scenario.run.check
+    c = scenario.cost
+    mm.cost[:] = (c.page_fault_ns, c.hint_fault_ns, c.migrate_page_ns, c.reclaim_scan_ns,
+                  c.reclaim_free_ns, c.swap_out_ns, c.swap_in_ns, c.think_ns)
+    mm.rng[0] = np.uint64(0x9E3779B97F4A7C15 ^ (scenario.seed * 0xBF58476D1CE4E5B9 % (1 << 64)))
+    base = 0
+    for t, task in enumerate(scenario.tasks):
+        mm.task_base[t] = base
+        mm.task_footprint[t] = footprints[t]
+        mm.task_cpu[t] = pos[task.cpu_node]
+        mm.task_clock[t] = task.start_s * 1e9
+        set_mempolicy(mm, t, task.mempolicy, pos)
+        base += footprints[t]
+    return mm
+
+
+def set_mempolicy(mm: st.MM, t: int, policy: MemPolicy, pos: dict[int, int]) -> None:
+    """set_mempolicy() for task t: mode, nodemask and preferred node in node positions."""
+    mm.task_mpol[t] = st.MPOL_MODES[policy.mode]
+    nodes = [pos[n] for n in policy.nodes]
+    mm.task_nodemask[t] = sum(1 << n for n in nodes) if nodes else -1
+    mm.task_pref[t] = nodes[0] if nodes else mm.task_cpu[t]
+    mm.task_il_next[t] = (nodes[-1] if nodes else 0)
+
+
+@dataclass
+class _TaskRun:
+    """Where one task is in its program."""
+    steps: list
+    step: int = 0
+    chunks: Iterator | None = None
+    chunk: Any = None
+    i: int = 0
+    deadline: float = math.inf
+    finished: bool = False
+    killed: bool = False
+
+
+def run(scenario: Scenario | Any, progress: Callable[[float], None] | None = None) -> Result:
+    """Run a scenario (a Scenario, a dict or a TOML path) and return its Result."""
+    from .scenario import load_scenario
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    machine = build_machine(scenario)
+    pos = {n.id: k for k, n in enumerate(machine.nodes)}
+    runs = []
+    for t, task in enumerate(scenario.tasks):
+        steps = build_steps(task.workload, scenario.seed * 1_000_003 + t,
+                            f"{scenario.source}: task[{t}].workload")
+        runs.append(_TaskRun(steps))
+    footprints = [max(1, footprint_pages(r.steps)) for r in runs]
+    mm = build_mm(scenario, machine, footprints)
+    sampler = _Sampler(scenario, machine, mm)
+    max_ns = scenario.run.max_time_s * 1e9
+    sampler.take(0.0)
+    while True:
+        live = [t for t, r in enumerate(runs) if not r.finished and mm.task_clock[t] < max_ns]
+        if not live:
+            break
+        t = min(live, key=lambda k: (mm.task_clock[k], k))
+        now = mm.task_clock[t]
+        if now >= sampler.next_t:
+            catch_up(mm, sampler.next_t)
+            sampler.take(sampler.next_t)
+            if progress:
+                progress(sampler.next_t / 1e9)
+            continue
+        others = [mm.task_clock[k] for k in live if k != t]
+        t_limit = min(sampler.next_t, max_ns, (min(others) + QUANTUM_NS) if others else math.inf)
+        _advance(mm, t, runs[t], t_limit, pos)
+        _check(mm, scenario)
+    end = max(float(mm.task_clock.max()), 0.0)
+    catch_up(mm, end)
+    sampler.take(end, final=True)
+    return _result(scenario, machine, mm, runs, sampler, end)
+
+
+def _advance(mm: st.MM, t: int, r: _TaskRun, t_limit: float, pos: dict[int, int]) -> None:
+    """Run task t until t_limit or the end of its current step."""
+    if r.step >= len(r.steps) or not mm.task_alive[t]:
+        r.finished = True
+        return
+    step = r.steps[r.step]
+    if isinstance(step, PolicyStep):
+        set_mempolicy(mm, t, step.mempolicy, pos)
+        r.step += 1
+        return
+    if isinstance(step, IdleStep):
+        if r.deadline == math.inf:
+            r.deadline = mm.task_clock[t] + step.duration_ns
+        run_idle(mm, t, min(r.deadline, t_limit))
+        if mm.task_clock[t] >= r.deadline:
+            _next_step(r)
+        return
+    if r.chunks is None:
+        r.chunks = step.chunks()
+        r.deadline = mm.task_clock[t] + step.duration_ns if step.duration_ns else math.inf
+    limit = min(t_limit, r.deadline)
+    while True:
+        if r.chunk is None or r.i >= len(r.chunk.vpn):
+            r.chunk = next(r.chunks, None)
+            r.i = 0
+            if r.chunk is None:
+                _next_step(r)
+                return
+        gap = r.chunk.gap_ns
+        use_gap = gap is not None
+        r.i, status = run_accesses(mm, t, r.chunk.vpn, r.chunk.op,
+                                   gap if use_gap else _NO_GAP, use_gap, r.i, limit)
+        if status == KILLED:
+            r.finished = r.killed = True
+            return
+        if status != DONE:
+            if mm.task_clock[t] >= r.deadline:
+                _next_step(r)
+            return
+
+
+_NO_GAP = np.zeros(1, np.float64)
+
+
+def _next_step(r: _TaskRun) -> None:
+    r.step += 1
+    r.chunks = None
+    r.chunk = None
+    r.i = 0
+    r.deadline = math.inf
+    if r.step >= len(r.steps):
+        r.finished = True
+
+
+def _check(mm: st.MM, scenario: Scenario) -> None:
+    if mm.knob[st.K_ERROR]:
+        raise AssertionError(f"{scenario.source}: kernel model invariant {int(mm.knob[st.K_ERROR])} violated")
+
+
+class _Sampler:
+    """The time series: free pages per node, resident pages per task and node, counters."""
+
+    def __init__(self, scenario: Scenario, machine: Machine, mm: st.MM):
+        self.mm = mm
+        self.interval = scenario.run.sample_interval_ms * 1e6
+        self.next_t = 0.0
+        self.rows: list[dict[str, float]] = []
+        self.node_ids = [n.id for n in machine.nodes]
+        self.task_names = [t.name for t in scenario.tasks]
+
+    def take(self, t_ns: float, final: bool = False) -> None:
+        mm = self.mm
+        row: dict[str, float] = {"time_s": t_ns / 1e9}
+        for k, nid in enumerate(self.node_ids):
+            lo, hi = mm.node_zone_lo[k], mm.node_zone_hi[k]
+            row[f"free.node{nid}"] = int(mm.zone_free[lo:hi].sum())
+        for t, name in enumerate(self.task_names):
+            for k, nid in enumerate(self.node_ids):
+                row[f"rss.{name}.node{nid}"] = int(mm.task_rss[t, k])
+        tot = mm.vmstat.sum(axis=0)
+        for c in SERIES_COUNTERS:
+            row[c] = int(tot[vs.ITEMS.index(c)])
+        if self.rows and self.rows[-1]["time_s"] == row["time_s"]:
+            self.rows[-1] = row
+        else:
+            self.rows.append(row)
+        if not final:
+            self.next_t = t_ns + self.interval
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+def _result(scenario: Scenario, machine: Machine, mm: st.MM, runs: list[_TaskRun],
+            sampler: _Sampler, end_ns: float) -> Result:
+    node_ids = [n.id for n in machine.nodes]
+    ts = sampler.frame()
+    names = [t.name for t in scenario.tasks]
+    residency = {
+        "final": {name: {str(nid): int(mm.task_rss[t, k]) for k, nid in enumerate(node_ids)}
+                  for t, name in enumerate(names)},
+        "time_s": ts["time_s"].round(6).tolist(),
+        "tasks": {name: {str(nid): ts[f"rss.{name}.node{nid}"].astype(int).tolist() for nid in node_ids}
+                  for name in names},
+    }
+    events = []
+    for k in range(1, int(mm.oom_log[0, 0]) + 1):
+        events.append({"time_s": float(mm.oom_log[k, 0] / 1e9), "victim": names[int(mm.oom_log[k, 1])],
+                       "task": names[int(mm.oom_log[k, 2])]})
+    oom = {"killed": bool(events), "victims": sorted({e["victim"] for e in events}), "events": events}
+    return Result(vmstat=vs.totals(mm.vmstat), node_vmstat=vs.per_node(mm.vmstat, node_ids),
+                  residency=residency, oom=oom, metrics=_metrics(scenario, machine, mm, end_ns),
+                  scenario=scenario.to_dict(), timeseries=ts, tierlab_version=__version__)
+
+
+def _metrics(scenario: Scenario, machine: Machine, mm: st.MM, end_ns: float) -> dict[str, Any]:
+    """Simulated time, fast-tier hit ratio, average memory access time, and the slowdown
+    against the same accesses served by the fastest node (an estimate without its faults'
+    reclaim stalls; `tierlab compare` runs the real all-fast variant)."""
+    top = [k for k, n in enumerate(machine.nodes) if n.id in machine.toptier]
+    tasks = {}
+    for t, task in enumerate(scenario.tasks):
+        acc = mm.task_access[t]
+        n_acc = int(acc.sum())
+        run_ns = float(mm.task_clock[t] - task.start_s * 1e9)
+        fast = min(mm.lat_read[mm.task_cpu[t], k] for k in set(mm.zone_node.tolist()))
+        ideal = run_ns - mm.task_mem_ns[t] - mm.task_stall_ns[t] + n_acc * fast
+        tasks[task.name] = {
+            "time_s": run_ns / 1e9,
+            "accesses": n_acc,
+            "accesses_by_node": {str(n.id): int(acc[k]) for k, n in enumerate(machine.nodes)},
+            "fast_tier_hit_ratio": float(acc[top].sum() / n_acc) if n_acc else 0.0,
+            "amat_ns": float(mm.task_mem_ns[t] / n_acc) if n_acc else 0.0,
+            "direct_reclaim_s": float(mm.task_stall_ns[t] / 1e9),
+            "slowdown": float(run_ns / ideal - 1.0) if ideal > 0 else 0.0,
+            "oom_killed": not bool(mm.task_alive[t]),
+        }
+    n_acc = sum(v["accesses"] for v in tasks.values())
+    return {
+        "sim_time_s": end_ns / 1e9,
+        "tasks": tasks,
+        "accesses": n_acc,
+        "fast_tier_hit_ratio": (sum(v["fast_tier_hit_ratio"] * v["accesses"] for v in tasks.values()) / n_acc
+                                if n_acc else 0.0),
+        "amat_ns": (sum(v["amat_ns"] * v["accesses"] for v in tasks.values()) / n_acc if n_acc else 0.0),
+        "slowdown": max((v["slowdown"] for v in tasks.values()), default=0.0),
+        "kswapd_cpu_s": {str(n.id): float(mm.kswapd_cpu[k] / 1e9) for k, n in enumerate(machine.nodes)},
+    }
