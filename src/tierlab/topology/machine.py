@@ -19,6 +19,15 @@ from dataclasses import dataclass
 
 ZONE_TYPES = ("DMA", "DMA32", "NORMAL", "MOVABLE")
 
+# Kernel version each profile follows; rules that changed between versions compare against it.
+# (The topology layer keeps its own table so it never imports tierlab.scenario, a floor above.)
+KERNEL_VERSIONS = {"rfc-2020": (5, 8), "v5.15": (5, 15), "v6.1": (6, 1), "v6.12": (6, 12)}
+
+
+def kernel_version(profile: str) -> tuple[int, int]:
+    """(major, minor) of the kernel a profile follows."""
+    return KERNEL_VERSIONS[profile]
+
 
 @dataclass(frozen=True)
 class Zone:
