@@ -262,6 +262,7 @@ def _result(scenario: Scenario, machine: Machine, mm: st.MM, runs: list[_TaskRun
         "tasks": {name: {str(nid): ts[f"rss.{name}.node{nid}"].astype(int).tolist() for nid in node_ids}
                   for name in names},
     }
+    residency["by_decile"] = {name: _deciles(mm, t, node_ids) for t, name in enumerate(names)}
     events = []
     for k in range(1, int(mm.oom_log[0, 0]) + 1):
         events.append({"time_s": float(mm.oom_log[k, 0] / 1e9), "victim": names[int(mm.oom_log[k, 1])],
@@ -270,6 +271,17 @@ def _result(scenario: Scenario, machine: Machine, mm: st.MM, runs: list[_TaskRun
     return Result(vmstat=vs.totals(mm.vmstat), node_vmstat=vs.per_node(mm.vmstat, node_ids),
                   residency=residency, oom=oom, metrics=_metrics(scenario, machine, mm, end_ns),
                   scenario=scenario.to_dict(), timeseries=ts, tierlab_version=__version__)
+
+
+def _deciles(mm: st.MM, t: int, node_ids: list[int]) -> dict[str, list[int]]:
+    """Resident pages per node in each tenth of the task's address space, in page order (for a
+    fill, oldest tenth first) -- what the reference's oldest10%/newest10% lines report."""
+    lo, n = int(mm.task_base[t]), int(mm.task_footprint[t])
+    zones = mm.pg_zone[lo:lo + n]
+    node = np.where(zones >= 0, mm.zone_node[np.maximum(zones, 0)], -1)
+    edges = [n * k // 10 for k in range(11)]
+    return {str(nid): [int((node[edges[d]:edges[d + 1]] == k).sum()) for d in range(10)]
+            for k, nid in enumerate(node_ids)}
 
 
 def _metrics(scenario: Scenario, machine: Machine, mm: st.MM, end_ns: float) -> dict[str, Any]:
