@@ -12,9 +12,10 @@ from numba import njit
 
 from .kernel.fault import handle_mm_fault
 from .kernel.lru import folio_lru_list, lru_del
+from .kernel.numa_balancing import do_numa_page, task_numa_work
 from .kernel.page_alloc import free_page
 from .kernel.state import (C_THINK, K_SWAP_USED, KSWAPD_SLEEPING, NOT_PRESENT, PG_DIRTY,
-                           PG_YOUNG, SWAPPED)
+                           PG_PROTNONE, PG_YOUNG, SWAPPED)
 from .kernel.vmscan import run_kswapds
 from .workloads.base import FREE, WRITE
 
@@ -59,6 +60,8 @@ def run_accesses(mm, t, vpn, op, gap, use_gap, i, t_limit):
             return i, TIME_LIMIT
         if kswapd_awake(mm):
             run_kswapds(mm, clock)
+        if clock >= mm.task_numa_next[t]:
+            clock += task_numa_work(mm, t, clock)
         page = base + vpn[i]
         o = op[i]
         if o == FREE:
@@ -72,6 +75,9 @@ def run_accesses(mm, t, vpn, op, gap, use_gap, i, t_limit):
                 mm.task_mem_ns[t] += mem_ns
                 return i, KILLED
             clock = mm.task_clock[t]
+            z = mm.pg_zone[page]
+        elif mm.pg_flags[page] & PG_PROTNONE:
+            clock += do_numa_page(mm, t, page, clock)
             z = mm.pg_zone[page]
         node = mm.zone_node[z]
         if o == WRITE:
@@ -95,6 +101,8 @@ def run_idle(mm, t, until):
     if mm.task_clock[t] < until:
         mm.task_clock[t] = until
     run_kswapds(mm, mm.task_clock[t])
+    if mm.task_clock[t] >= mm.task_numa_next[t]:
+        mm.task_clock[t] += task_numa_work(mm, t, mm.task_clock[t])
 
 
 @njit(cache=True)

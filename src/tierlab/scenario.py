@@ -107,6 +107,7 @@ class Costs:
     swap_out_ns: float = 10000.0            # per page written to swap
     swap_in_ns: float = 20000.0             # per page read from swap
     think_ns: float = 0.0                   # CPU time between two accesses, added to every access
+    numa_scan_pte_ns: float = 10.0          # NUMA-balancing scanner, per pte looked at (change_prot_numa)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from .engine import DONE, KILLED, catch_up, run_accesses, run_idle
 from .errors import TierlabError
 from .kernel import state as st
 from .kernel import vmstat as vs
+from .kernel.numa_balancing import init_numa_balancing
 from .result import Result
 from .scenario import MemPolicy, Scenario
 from .topology.build import build_machine
@@ -59,6 +60,8 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int]) -> st.
         mm.demote_pref_len[k] = len(pref)
         mm.demote_allowed[k] = sum(1 << pos[t] for t in machine.demotion_allowed[node.id])
         mm.toptier[k] = node.id in machine.toptier
+        present = sum(z.present for z in machine.zones if z.node == node.id)
+        mm.node_enough[k] = max((1 << 30) >> 12, present >> 4)   # pgdat_free_space_enough()
         mm.node_bw[k] = min(node.read_bandwidth, node.write_bandwidth) / 1e9
     dist = np.array(machine.distance, dtype=np.float64)
     cpu_nodes = [k for k, n in enumerate(nodes) if n.cpus > 0]
@@ -81,9 +84,15 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int]) -> st.
     mm.knob[st.K_NUMA_BALANCING] = k.numa_balancing
     mm.knob[st.K_SWAP_PAGES] = scenario.swap.size // 4096
     mm.knob[st.K_CHECK] = scenario.run.check
+    mm.knob[st.K_HOT_THRESHOLD_MS] = k.hot_threshold_ms
+    mm.knob[st.K_PROMOTE_RATE_LIMIT] = k.numa_balancing_promote_rate_limit_MBps << (20 - 12)
+    mm.knob[st.K_SCAN_DELAY_MS] = k.numa_balancing_scan_delay_ms
+    mm.knob[st.K_SCAN_PERIOD_MIN_MS] = k.numa_balancing_scan_period_min_ms
+    mm.knob[st.K_SCAN_PERIOD_MAX_MS] = k.numa_balancing_scan_period_max_ms
+    mm.knob[st.K_SCAN_SIZE_MB] = k.numa_balancing_scan_size_mb
     c = scenario.cost
     mm.cost[:] = (c.page_fault_ns, c.hint_fault_ns, c.migrate_page_ns, c.reclaim_scan_ns,
-                  c.reclaim_free_ns, c.swap_out_ns, c.swap_in_ns, c.think_ns)
+                  c.reclaim_free_ns, c.swap_out_ns, c.swap_in_ns, c.think_ns, c.numa_scan_pte_ns)
     mm.rng[0] = np.uint64(0x9E3779B97F4A7C15 ^ (scenario.seed * 0xBF58476D1CE4E5B9 % (1 << 64)))
     base = 0
     for t, task in enumerate(scenario.tasks):
@@ -92,6 +101,7 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int]) -> st.
         mm.task_cpu[t] = pos[task.cpu_node]
         mm.task_clock[t] = task.start_s * 1e9
         set_mempolicy(mm, t, task.mempolicy, pos)
+        init_numa_balancing(mm, t, task.start_s * 1e9)
         base += footprints[t]
     return mm
 
@@ -315,5 +325,6 @@ def _metrics(scenario: Scenario, machine: Machine, mm: st.MM, end_ns: float) -> 
                                 if n_acc else 0.0),
         "amat_ns": (sum(v["amat_ns"] * v["accesses"] for v in tasks.values()) / n_acc if n_acc else 0.0),
         "slowdown": max((v["slowdown"] for v in tasks.values()), default=0.0),
+        "pingpong": int(mm.knob[st.K_PINGPONG]),
         "kswapd_cpu_s": {str(n.id): float(mm.kswapd_cpu[k] / 1e9) for k, n in enumerate(machine.nodes)},
     }

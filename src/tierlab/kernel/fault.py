@@ -158,6 +158,7 @@ def handle_mm_fault(mm, t, page, write):
     if mm.knob[K_ANON_ACTIVE_START]:
         f |= PG_ACTIVE
     mm.pg_flags[page] = f
+    mm.pg_scan[page] = 0
     lru_add_head(mm, folio_lru_list(mm, page), page)
     cost = mm.cost[C_PAGE_FAULT]
     if swapped:

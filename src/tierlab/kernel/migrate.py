@@ -13,7 +13,7 @@ from numba import njit
 from . import vmstat as vs
 from .lru import folio_lru_list, lru_add_head
 from .page_alloc import page_task, zone_statistics
-from .state import C_MIGRATE, PG_ACTIVE
+from .state import C_MIGRATE
 
 
 @njit(cache=True)
@@ -64,11 +64,10 @@ def migrate_folio(mm, page, new_zone, cpu_node):
     mm.vmstat[dst, vs.PGALLOC_DMA + mm.zone_type[new_zone]] += 1
     mm.vmstat[src, vs.PGFREE] += 1
     zone_statistics(mm, dst, dst, cpu_node)
+    if mm.toptier[src] != mm.toptier[dst]:
+        mm.pg_scan[page] = 0        # folio_migrate_flags(): cpupid/access time reset across tiers
     mm.vmstat[src, vs.PGMIGRATE_SUCCESS] += 1
     lru_add_head(mm, folio_lru_list(mm, page), page)
     return migrate_cost_ns(mm, src, dst)
 
 
-@njit(cache=True)
-def page_is_active(mm, page):
-    return mm.pg_flags[page] & PG_ACTIVE != 0

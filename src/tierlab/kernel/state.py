@@ -31,6 +31,7 @@ PG_FILE = 8           # page cache (file LRU), else anon (swap-backed)
 PG_DIRTY = 16
 PG_WORKINGSET = 32
 PG_PROTNONE = 64      # pte made PROT_NONE by the NUMA-balancing scanner
+PG_PROMOTED = 128     # promoted since its last demotion (for the ping-pong count; not a kernel flag)
 
 # enum lru_list (include/linux/mmzone.h)
 LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE = 0, 1, 2, 3
@@ -63,11 +64,22 @@ K_CHECK = 8               # verify invariants after every reclaim batch
 K_HAS_PROMO = 9           # WMARK_PROMO exists (v5.18+)
 K_SWAP_USED = 10          # swap slots in use
 K_ERROR = 11              # first invariant violation found (0 = none)
-NR_KNOBS = 12
+K_HOT_THRESHOLD_MS = 12
+K_PROMOTE_RATE_LIMIT = 13 # numa_balancing_promote_rate_limit_MBps in pages per second
+K_SCAN_DELAY_MS = 14
+K_SCAN_PERIOD_MIN_MS = 15
+K_SCAN_PERIOD_MAX_MS = 16
+K_SCAN_SIZE_MB = 17
+K_PINGPONG = 18           # demotions of pages promoted since their last demotion
+NR_KNOBS = 19
+
+# per-node promotion state (pglist_data nbp_*), MM.node_promo columns
+NBP_RL_START, NBP_RL_NR_CAND, NBP_THRESHOLD, NBP_TH_START, NBP_TH_NR_CAND = range(5)
 
 # cost indexes into MM.cost (float64, ns)
 C_PAGE_FAULT, C_HINT_FAULT, C_MIGRATE, C_SCAN, C_FREE, C_SWAP_OUT, C_SWAP_IN, C_THINK = range(8)
-NR_COSTS = 8
+C_NUMA_SCAN_PTE = 8
+NR_COSTS = 9
 
 # scan_control fields (an int64 array per reclaim call)
 SC_NR_TO_RECLAIM = 0
@@ -117,6 +129,8 @@ class MM(NamedTuple):
     demote_allowed: np.ndarray  # [node] bitmask of nodes a demotion may fall back to
     toptier: np.ndarray       # [node] 1 if node_is_toptier()
     node_cost: np.ndarray     # [node, 2] lru cost anon, file (lru_note_cost)
+    node_promo: np.ndarray    # [node, 5] int64 promotion rate-limit / threshold state (NBP_*)
+    node_enough: np.ndarray   # [node] pages over PROMO that make pgdat_free_space_enough()
     # kswapd, one per node
     kswapd_state: np.ndarray
     kswapd_clock: np.ndarray  # float64 ns: how far this kswapd has run
@@ -139,6 +153,10 @@ class MM(NamedTuple):
     task_access: np.ndarray   # [task, node] accesses served by each node
     task_mem_ns: np.ndarray   # [task] float64 time spent in memory accesses
     task_stall_ns: np.ndarray # [task] float64 time in direct reclaim
+    task_numa_next: np.ndarray  # [task] float64 ns of the next task_numa_work()
+    task_scan_period: np.ndarray  # [task] numa_scan_period, ms
+    task_scan_offset: np.ndarray  # [task] numa_scan_offset, vpn
+    task_numa_faults: np.ndarray  # [task, 3] hint faults recorded this pass: local, remote, failed
     # hardware
     lat_read: np.ndarray      # [cpu node, mem node] ns
     lat_write: np.ndarray
@@ -184,6 +202,8 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int) -> MM:
         demote_allowed=np.zeros(n_nodes, i64),
         toptier=np.zeros(n_nodes, i64),
         node_cost=np.zeros((n_nodes, 2), np.float64),
+        node_promo=np.zeros((n_nodes, 5), i64),
+        node_enough=np.zeros(n_nodes, i64),
         kswapd_state=np.zeros(n_nodes, i64),
         kswapd_clock=np.zeros(n_nodes, np.float64),
         kswapd_priority=np.zeros(n_nodes, i64),
@@ -204,6 +224,10 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int) -> MM:
         task_access=np.zeros((n_tasks, n_nodes), i64),
         task_mem_ns=np.zeros(n_tasks, np.float64),
         task_stall_ns=np.zeros(n_tasks, np.float64),
+        task_numa_next=np.full(n_tasks, np.inf),
+        task_scan_period=np.zeros(n_tasks, i64),
+        task_scan_offset=np.zeros(n_tasks, i64),
+        task_numa_faults=np.zeros((n_tasks, 3), i64),
         lat_read=np.zeros((n_nodes, n_nodes), np.float64),
         lat_write=np.zeros((n_nodes, n_nodes), np.float64),
         node_bw=np.ones(n_nodes, np.float64),

@@ -18,9 +18,9 @@ from .page_alloc import (DEF_PRIORITY, MAX_RECLAIM_RETRIES, free_page, get_page_
                          kswapd_start, pgdat_balanced, wakeup_kswapd)
 from .state import (BATCH, C_FREE, C_SCAN, C_SWAP_OUT, KSWAPD_NAPPING, KSWAPD_RUNNING,
                     KSWAPD_SLEEPING, K_BATCH_DEMOTION, K_CHECK, K_DEMOTE_FALLBACK, K_DEMOTION,
-                    K_ERROR, K_SWAP_PAGES, K_SWAP_USED, K_SWAPPINESS, LRU_ACTIVE_ANON,
+                    K_ERROR, K_PINGPONG, K_SWAP_PAGES, K_SWAP_USED, K_SWAPPINESS, LRU_ACTIVE_ANON,
                     LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NOT_PRESENT, NR_SC,
-                    NR_LRU_LISTS, PG_ACTIVE, PG_DIRTY, PG_FILE, PG_REFERENCED, PG_WORKINGSET,
+                    NR_LRU_LISTS, PG_ACTIVE, PG_PROMOTED, PG_DIRTY, PG_FILE, PG_REFERENCED, PG_WORKINGSET,
                     PG_YOUNG, SC_CACHE_TRIM, SC_COST_NS, SC_FILE_IS_TINY, SC_KSWAPD,
                     SC_MAY_DEACTIVATE, SC_MAY_SWAP, SC_NO_DEMOTION, SC_NR_DEMOTED, SC_NR_RECLAIMED,
                     SC_NR_SCANNED, SC_NR_TO_RECLAIM, SC_PRIORITY, SWAPPED, WMARK_HIGH, WMARK_LOW,
@@ -111,7 +111,11 @@ def demote_folio_list(mm, pages, n, node, sc, cpu_node, now):
         z = alloc_demote_folio(mm, target, node, now + sc[SC_COST_NS])
         if z < 0:
             return k
-        sc[SC_COST_NS] += np.int64(migrate_folio(mm, pages[k], z, cpu_node))
+        page = pages[k]
+        if mm.pg_flags[page] & PG_PROMOTED:            # promoted, now demoted again
+            mm.knob[K_PINGPONG] += 1
+            mm.pg_flags[page] &= ~PG_PROMOTED
+        sc[SC_COST_NS] += np.int64(migrate_folio(mm, page, z, cpu_node))
         mm.vmstat[node, vs.PGDEMOTE_DIRECT - sc[SC_KSWAPD]] += 1
         sc[SC_NR_DEMOTED] += 1
     return n
