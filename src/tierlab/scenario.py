@@ -182,7 +182,7 @@ KIND_DRIVER = {"dram": "firmware", "hbm": "firmware", "pmem": "kmem", "cxl": "km
 DRIVERS = ("firmware", "kmem")
 MEMPOLICY_MODES = ("default", "local", "bind", "preferred", "interleave")
 THP_MODES = ("always", "madvise", "never")
-LRU_KINDS = ("classic", "mglru")
+LRU_KINDS = ("classic",)   # MGLRU is not modelled yet: refuse it rather than run classic silently
 STRUCT_PAGE_BYTES_PER_PAGE = 64     # sizeof(struct page) on x86-64: memmap = memory / 64
 
 _TOP_FIELDS = ("name", "seed", "preset", "hmat", "kernel", "node", "distance", "swap", "task",
@@ -490,11 +490,17 @@ def _read_kernel(r: _Reader, raw: object) -> KernelConfig:
     if period_min > period_max:
         r.fail(p("numa_balancing_scan_period_min_ms"), period_min,
                f"must not exceed numa_balancing_scan_period_max_ms = {period_max}")
+    profile = r.str_(g("profile"), p("profile"), PROFILES)
+    numa_balancing = r.int_(g("numa_balancing"), p("numa_balancing"), 0, 3)
+    if numa_balancing & 2 and profile in ("rfc-2020", "v5.15"):
+        # NUMA_BALANCING_MEMORY_TIERING arrived in v5.18; older kernels take only 0 or 1
+        r.fail(p("numa_balancing"), numa_balancing,
+               f"memory tiering mode (2, 3) needs a v5.18+ kernel; profile {profile!r} takes 0 or 1")
     return KernelConfig(
-        profile=r.str_(g("profile"), p("profile"), PROFILES),
+        profile=profile,
         demotion_enabled=r.bool_(g("demotion_enabled"), p("demotion_enabled")),
         zone_reclaim_mode=r.int_(g("zone_reclaim_mode"), p("zone_reclaim_mode"), 0, 15),
-        numa_balancing=r.int_(g("numa_balancing"), p("numa_balancing"), 0, 3),
+        numa_balancing=numa_balancing,
         swappiness=r.int_(g("swappiness"), p("swappiness"), 0, 200),
         min_free_kbytes=None if mfk is None else r.int_(mfk, p("min_free_kbytes"), 0),
         watermark_scale_factor=r.int_(g("watermark_scale_factor"), p("watermark_scale_factor"), 1, 3000),
