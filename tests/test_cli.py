@@ -46,3 +46,46 @@ def test_topology_json_shows_tiers_and_targets():
     d = json.loads(p.stdout)
     text = json.dumps(d)
     assert "38" in text and "4937" in text
+
+
+def test_capture_convert_and_run_a_real_program(tmp_path):
+    """valgrind lackey traces a small C program; tierlab converts it and runs it."""
+    import shutil
+    import pytest
+    if shutil.which("valgrind") is None or shutil.which("cc") is None:
+        pytest.skip("needs valgrind and a C compiler (.ci/run installs valgrind)")
+    src = tmp_path / "touch.c"
+    src.write_text("static char a[4 << 20];\n"
+                   "int main(void) { for (int r = 0; r < 3; r++)\n"
+                   "  for (int i = 0; i < (4 << 20); i += 4096) a[i] += r;\n"
+                   "  return a[8192] == 99; }\n")
+    exe = tmp_path / "touch"
+    assert subprocess.run(["cc", "-O0", "-o", str(exe), str(src)]).returncode == 0
+    trace = tmp_path / "touch.npz"
+    p = tierlab("trace", "capture", "-o", str(trace), "--", str(exe))
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)
+    assert info["exit_status"] == 0 and info["pages"] >= 1024     # 4 MiB array = 1024 pages
+    scen = tmp_path / "s.toml"
+    scen.write_text(f"""
+[kernel]
+demotion_enabled = true
+[[node]]
+id = 0
+cpus = 1
+memory = "64MiB"
+[[node]]
+id = 1
+memory = "64MiB"
+kind = "pmem"
+[[task]]
+name = "touch"
+cpu_node = 0
+workload = {{ type = "trace", path = "{trace}" }}
+""")
+    out = tmp_path / "r.json"
+    p = tierlab("run", str(scen), "--json", str(out))
+    assert p.returncode == 0, p.stderr
+    d = json.loads(out.read_text())
+    assert d["metrics"]["accesses"] == info["accesses"]
+    assert d["vmstat"]["pgfault"] == info["pages"]

@@ -1,2 +1,27 @@
-"""tierlab: what Linux does with memory that comes in tiers."""
+"""tierlab: what Linux does with memory that comes in tiers.
+
+    import tierlab
+    scenario = tierlab.load_scenario("scenarios/anon-bind0.toml")
+    result = tierlab.run(scenario)          # counters, residency, metrics, time series
+    result.vmstat["pgdemote_kswapd"], result.timeseries
+"""
+
 __version__ = "0.1.0"
+
+from .errors import ScenarioError, TierlabError, TraceError  # noqa: E402
+from .scenario import load_scenario  # noqa: E402
+
+
+def run(scenario, progress=None):
+    """Run a scenario (Scenario, dict or TOML path) and return its Result."""
+    from .simulate import run as _run
+    return _run(scenario, progress)
+
+
+def compare(scenario, variants):
+    """Run named variants of a scenario and return a Comparison (table + results)."""
+    from .compare import compare as _compare
+    return _compare(scenario, variants)
+
+
+__all__ = ["load_scenario", "run", "compare", "TierlabError", "ScenarioError", "TraceError", "__version__"]

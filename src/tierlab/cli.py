@@ -48,6 +48,59 @@ def cmd_topology(args) -> int:
     return 0
 
 
+def cmd_trace_convert(args) -> int:
+    from .workloads.traces import convert_trace
+    info = convert_trace(args.input, args.output, fmt=args.format)
+    print(json.dumps(info, indent=1, default=str))
+    return 0
+
+
+def cmd_trace_stats(args) -> int:
+    from .workloads.traces import trace_stats
+    stats = trace_stats(args.trace, fmt=args.format)
+    if args.json:
+        print(json.dumps(stats, indent=1, default=str))
+    else:
+        for k, v in stats.items():
+            print(f"{k:28s} {v}")
+    return 0
+
+
+def cmd_trace_capture(args) -> int:
+    from .workloads.capture import capture
+    info = capture(args.program, args.output, time_limit_s=args.time_limit)
+    print(json.dumps(info, indent=1, default=str))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+    run_demo(outdir=args.out, quiet=args.quiet)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import PRESETS, compare, parse_vary, print_comparison
+    from .report.html import write_report
+    from .scenario import load_scenario
+    scenario = load_scenario(args.scenario)
+    variants = {}
+    for name in args.preset or []:
+        if name not in PRESETS:
+            raise TierlabError(f"--preset {name!r}: unknown; valid: {', '.join(PRESETS)}")
+        variants[name] = PRESETS[name]
+    for v in args.vary or []:
+        variants.update(parse_vary(v))
+    if not variants:
+        variants = dict(PRESETS)
+    comparison = compare(scenario, variants)
+    print_comparison(comparison, _console(args.quiet))
+    path = write_report(comparison, args.out)
+    if not args.quiet:
+        print(f"report: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tierlab", description="What Linux does with memory that comes in tiers.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -63,10 +116,50 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("scenario")
     t.add_argument("--json", action="store_true", help="print JSON instead of a table")
     t.set_defaults(func=cmd_topology)
+
+    d = sub.add_parser("demo", help="the DRAM + PMEM story: no demotion, demotion, promotion, all-DRAM")
+    d.add_argument("--out", default="tierlab-report", help="report folder (default: tierlab-report)")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_demo)
+
+    c = sub.add_parser("compare", help="run variants of a scenario side by side and write a report")
+    c.add_argument("scenario")
+    c.add_argument("--vary", action="append", metavar="KEY=V1,V2,...",
+                   help="e.g. kernel.swappiness=0,60,200 (repeatable)")
+    c.add_argument("--preset", action="append",
+                   help="no-demotion | demotion | demotion+promotion | all-fast (repeatable)")
+    c.add_argument("--out", default="tierlab-report")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=cmd_compare)
+
+    tr = sub.add_parser("trace", help="capture, convert and inspect memory-access traces")
+    tsub = tr.add_subparsers(dest="trace_command", required=True)
+    tc = tsub.add_parser("convert", help="convert a trace (lackey, oracleGeneral, text, npz) to tierlab's npz")
+    tc.add_argument("input")
+    tc.add_argument("output")
+    tc.add_argument("--format", help="input format (default: detected)")
+    tc.set_defaults(func=cmd_trace_convert)
+    ts = tsub.add_parser("stats", help="accesses, footprint, hot-page shares, reuse distances")
+    ts.add_argument("trace")
+    ts.add_argument("--format")
+    ts.add_argument("--json", action="store_true")
+    ts.set_defaults(func=cmd_trace_stats)
+    tp = tsub.add_parser("capture", help="run a program under valgrind lackey and write its trace")
+    tp.add_argument("-o", "--output", required=True)
+    tp.add_argument("--time-limit", type=float, default=None, metavar="S",
+                    help="stop the program after S seconds and keep what was captured")
+    tp.add_argument("program", nargs=argparse.REMAINDER, help="-- PROGRAM ARGS")
+    tp.set_defaults(func=cmd_trace_capture)
     return p
 
 
+def _warn(message, category, filename, lineno, file=None, line=None):
+    print(f"tierlab: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+    warnings.showwarning = _warn
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
