@@ -109,3 +109,21 @@ def test_scan_period_grows_when_nothing_is_recorded():
     mm.task_numa_faults[0, nb.LOCAL] = 5
     nb.update_task_scan_period(mm, 0)
     assert mm.task_scan_period[0] == 200 + 3 * 20
+
+
+def test_normal_mode_moves_misplaced_pages_to_the_cpu_node():
+    """numa_balancing = 1: pages placed on node 1 move to the faulting CPU's node after the
+    two-reference filter; no promotion counters (that is tiering mode)."""
+    s = load_scenario({
+        "kernel": {"numa_balancing": 1, "numa_balancing_scan_delay_ms": 100,
+                   "numa_balancing_scan_period_min_ms": 100},
+        "node": [{"id": 0, "cpus": 1, "memory": "256MiB"}, {"id": 1, "cpus": 1, "memory": "256MiB"}],
+        "task": [{"name": "app", "cpu_node": 0, "mempolicy": "bind:1", "workload": [
+            {"type": "fill", "size": "32MiB"}, {"type": "policy", "mempolicy": "default"},
+            {"type": "scan", "size": "32MiB", "duration_s": 3}]}],
+    })
+    r = sim.run(s)
+    v = r.vmstat
+    assert r.residency["final"]["app"] == {"0": 8192, "1": 0}
+    assert v["numa_pages_migrated"] == 8192 and v["pgpromote_success"] == 0
+    assert v["numa_hint_faults"] >= 8192 and v["numa_hint_faults_local"] >= 0

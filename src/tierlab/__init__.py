@@ -20,7 +20,7 @@ def run(scenario, progress=None):
 
 def compare(scenario, variants):
     """Run named variants of a scenario and return a Comparison (table + results)."""
-    from .compare import compare as _compare
+    from .comparison import compare as _compare
     return _compare(scenario, variants)
 
 

@@ -80,19 +80,11 @@ def cmd_demo(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .compare import PRESETS, compare, parse_vary, print_comparison
+    from .comparison import build_variants, compare, print_comparison
     from .report.html import write_report
     from .scenario import load_scenario
     scenario = load_scenario(args.scenario)
-    variants = {}
-    for name in args.preset or []:
-        if name not in PRESETS:
-            raise TierlabError(f"--preset {name!r}: unknown; valid: {', '.join(PRESETS)}")
-        variants[name] = PRESETS[name]
-    for v in args.vary or []:
-        variants.update(parse_vary(v))
-    if not variants:
-        variants = dict(PRESETS)
+    variants = build_variants(args.preset or (), args.vary or ()) if (args.preset or args.vary) else None
     comparison = compare(scenario, variants)
     print_comparison(comparison, _console(args.quiet))
     path = write_report(comparison, args.out)
