@@ -17,6 +17,7 @@ from .kernel.page_alloc import free_page
 from .kernel.state import (C_THINK, K_SWAP_USED, KSWAPD_SLEEPING, NOT_PRESENT, PG_DIRTY,
                            PG_PROTNONE, PG_YOUNG, SWAPPED)
 from .kernel.vmscan import run_kswapds
+from .kernel.workingset import folio_mark_accessed
 from .workloads.base import FREE, WRITE
 
 DONE, TIME_LIMIT, KILLED = 0, 1, 2
@@ -44,10 +45,12 @@ def unmap_page(mm, page):
 
 
 @njit(cache=True)
-def run_accesses(mm, t, vpn, op, gap, use_gap, i, t_limit):
+def run_accesses(mm, t, base, file, syscall, vpn, op, gap, use_gap, i, t_limit):
     """Run task t's accesses vpn[i:], op[i:] until they end or its clock reaches t_limit.
+    Pages are ``base + vpn``: the task's anonymous memory, or a file's page cache (``file``),
+    touched through a mapping or, with ``syscall``, through read()/write(), which cost the
+    node's latency plus copying 4 KiB and mark the page accessed instead of its pte.
     Returns (next index, DONE | TIME_LIMIT | KILLED)."""
-    base = mm.task_base[t]
     cpu = mm.task_cpu[t]
     think = mm.cost[C_THINK]
     n = vpn.shape[0]
@@ -65,27 +68,33 @@ def run_accesses(mm, t, vpn, op, gap, use_gap, i, t_limit):
         page = base + vpn[i]
         o = op[i]
         if o == FREE:
-            unmap_page(mm, page)
+            if not file:
+                unmap_page(mm, page)
             i += 1
             continue
         z = mm.pg_zone[page]
         if z < 0:
             mm.task_clock[t] = clock
-            if not handle_mm_fault(mm, t, page, o == WRITE):
+            if not handle_mm_fault(mm, t, page, o == WRITE, file, syscall):
                 mm.task_mem_ns[t] += mem_ns
                 return i, KILLED
             clock = mm.task_clock[t]
             z = mm.pg_zone[page]
+        elif syscall:
+            folio_mark_accessed(mm, page)
         elif mm.pg_flags[page] & PG_PROTNONE:
             clock += do_numa_page(mm, t, page, clock)
             z = mm.pg_zone[page]
         node = mm.zone_node[z]
         if o == WRITE:
-            mm.pg_flags[page] |= PG_YOUNG | PG_DIRTY
+            mm.pg_flags[page] |= PG_DIRTY if syscall else PG_YOUNG | PG_DIRTY
             lat = mm.lat_write[cpu, node]
         else:
-            mm.pg_flags[page] |= PG_YOUNG
+            if not syscall:
+                mm.pg_flags[page] |= PG_YOUNG
             lat = mm.lat_read[cpu, node]
+        if syscall:
+            lat += 4096.0 / mm.node_bw[node]
         mm.task_access[t, node] += 1
         mem_ns += lat
         clock += lat + (gap[i] if use_gap else think)

@@ -108,6 +108,8 @@ class Costs:
     swap_in_ns: float = 20000.0             # per page read from swap
     think_ns: float = 0.0                   # CPU time between two accesses, added to every access
     numa_scan_pte_ns: float = 10.0          # NUMA-balancing scanner, per pte looked at (change_prot_numa)
+    file_read_ns: float = 20000.0           # per page read from storage (page-cache miss, refault)
+    file_write_ns: float = 10000.0          # per dirty page written back by reclaim
 
 
 @dataclass(frozen=True)

@@ -22,22 +22,27 @@ from .scenario import MemPolicy, Scenario
 from .topology.build import build_machine
 from .topology.machine import Machine
 from .workloads.base import AccessStep, IdleStep, PolicyStep
-from .workloads.spec import build_steps, footprint_pages
+from .workloads.spec import build_steps, file_footprints, footprint_pages
 
 QUANTUM_NS = 1_000_000.0        # tasks interleave in 1 ms slices of simulated time
 SERIES_COUNTERS = ("pgdemote_kswapd", "pgdemote_direct", "pgpromote_success", "pgscan_kswapd",
                    "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "numa_hint_faults",
-                   "pswpout", "pswpin", "allocstall_movable", "oom_kill")
+                   "pswpout", "pswpin", "allocstall_movable", "oom_kill", "kswapd_wake",
+                   "pgsteal_file", "workingset_refault_file")
 
 
-def build_mm(scenario: Scenario, machine: Machine, footprints: list[int]) -> st.MM:
+def build_mm(scenario: Scenario, machine: Machine, footprints: list[int],
+             files: dict[str, int] | None = None) -> st.MM:
     """The simulated mm at boot: zones with their watermarks and free pages, zonelists,
-    demotion targets, latencies, knobs and costs, and one page range per task."""
+    demotion targets, latencies, knobs and costs, and one page range per task and per file
+    (files come after the tasks; their rows never run)."""
+    files = files or {}
     nodes = machine.nodes
     pos = {n.id: k for k, n in enumerate(nodes)}
     if len(nodes) > 63:
         raise TierlabError(f"{scenario.source}: at most 63 nodes are supported, got {len(nodes)}")
-    mm = st.new_mm(int(sum(footprints)), len(scenario.tasks), len(nodes), len(machine.zones))
+    n_owners = len(scenario.tasks) + len(files)
+    mm = st.new_mm(int(sum(footprints) + sum(files.values())), n_owners, len(nodes), len(machine.zones))
     for z, zone in enumerate(machine.zones):
         mm.zone_node[z] = pos[zone.node]
         mm.zone_type[z] = st.ZONE_TYPE[zone.type]
@@ -92,7 +97,8 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int]) -> st.
     mm.knob[st.K_SCAN_SIZE_MB] = k.numa_balancing_scan_size_mb
     c = scenario.cost
     mm.cost[:] = (c.page_fault_ns, c.hint_fault_ns, c.migrate_page_ns, c.reclaim_scan_ns,
-                  c.reclaim_free_ns, c.swap_out_ns, c.swap_in_ns, c.think_ns, c.numa_scan_pte_ns)
+                  c.reclaim_free_ns, c.swap_out_ns, c.swap_in_ns, c.think_ns, c.numa_scan_pte_ns,
+                  c.file_read_ns, c.file_write_ns)
     mm.rng[0] = np.uint64(0x9E3779B97F4A7C15 ^ (scenario.seed * 0xBF58476D1CE4E5B9 % (1 << 64)))
     base = 0
     for t, task in enumerate(scenario.tasks):
@@ -103,6 +109,12 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int]) -> st.
         set_mempolicy(mm, t, task.mempolicy, pos)
         init_numa_balancing(mm, t, task.start_s * 1e9)
         base += footprints[t]
+    for k, pages in enumerate(files.values()):
+        f = len(scenario.tasks) + k
+        mm.task_base[f] = base
+        mm.task_footprint[f] = pages
+        mm.task_alive[f] = 0
+        base += pages
     return mm
 
 
@@ -126,6 +138,8 @@ class _TaskRun:
     deadline: float = math.inf
     finished: bool = False
     killed: bool = False
+    base: int = 0
+    file_base: dict = field(default_factory=dict)
 
 
 def run(scenario: Scenario | Any, progress: Callable[[float], None] | None = None) -> Result:
@@ -141,8 +155,20 @@ def run(scenario: Scenario | Any, progress: Callable[[float], None] | None = Non
                             f"{scenario.source}: task[{t}].workload")
         runs.append(_TaskRun(steps))
     footprints = [max(1, footprint_pages(r.steps)) for r in runs]
-    mm = build_mm(scenario, machine, footprints)
-    sampler = _Sampler(scenario, machine, mm)
+    files: dict[str, int] = {}
+    for r in runs:
+        for name, pages in file_footprints(r.steps).items():
+            files[name] = max(files.get(name, 0), pages)
+    file_base = {}
+    base = sum(footprints)
+    for name, pages in files.items():
+        file_base[name] = base
+        base += pages
+    for t, r in enumerate(runs):
+        r.base = int(sum(footprints[:t]))
+        r.file_base = file_base
+    mm = build_mm(scenario, machine, footprints, files)
+    sampler = _Sampler(scenario, machine, mm, list(files))
     max_ns = scenario.run.max_time_s * 1e9
     sampler.take(0.0)
     while True:
@@ -197,8 +223,10 @@ def _advance(mm: st.MM, t: int, r: _TaskRun, t_limit: float, pos: dict[int, int]
                 return
         gap = r.chunk.gap_ns
         use_gap = gap is not None
-        r.i, status = run_accesses(mm, t, r.chunk.vpn, r.chunk.op,
-                                   gap if use_gap else _NO_GAP, use_gap, r.i, limit)
+        file = step.file is not None
+        base = r.file_base[step.file] if file else r.base
+        r.i, status = run_accesses(mm, t, base, file, file and step.io == "read", r.chunk.vpn,
+                                   r.chunk.op, gap if use_gap else _NO_GAP, use_gap, r.i, limit)
         if status == KILLED:
             r.finished = r.killed = True
             return
@@ -229,8 +257,9 @@ def _check(mm: st.MM, scenario: Scenario) -> None:
 class _Sampler:
     """The time series: free pages per node, resident pages per task and node, counters."""
 
-    def __init__(self, scenario: Scenario, machine: Machine, mm: st.MM):
+    def __init__(self, scenario: Scenario, machine: Machine, mm: st.MM, files: list[str]):
         self.mm = mm
+        self.files = files
         self.interval = scenario.run.sample_interval_ms * 1e6
         self.next_t = 0.0
         self.rows: list[dict[str, float]] = []
@@ -246,6 +275,9 @@ class _Sampler:
         for t, name in enumerate(self.task_names):
             for k, nid in enumerate(self.node_ids):
                 row[f"rss.{name}.node{nid}"] = int(mm.task_rss[t, k])
+        cache = mm.task_rss[len(self.task_names):].sum(axis=0)
+        for k, nid in enumerate(self.node_ids):
+            row[f"pagecache.node{nid}"] = int(cache[k])
         tot = mm.vmstat.sum(axis=0)
         for c in SERIES_COUNTERS:
             row[c] = int(tot[vs.ITEMS.index(c)])
@@ -273,6 +305,10 @@ def _result(scenario: Scenario, machine: Machine, mm: st.MM, runs: list[_TaskRun
                   for name in names},
     }
     residency["by_decile"] = {name: _deciles(mm, t, node_ids) for t, name in enumerate(names)}
+    residency["page_cache"] = {f: {str(nid): int(mm.task_rss[len(names) + k, j]) for j, nid in enumerate(node_ids)}
+                               for k, f in enumerate(sampler.files)}
+    residency["page_cache_by_decile"] = {f: _deciles(mm, len(names) + k, node_ids)
+                                         for k, f in enumerate(sampler.files)}
     events = []
     for k in range(1, int(mm.oom_log[0, 0]) + 1):
         events.append({"time_s": float(mm.oom_log[k, 0] / 1e9), "victim": names[int(mm.oom_log[k, 1])],

@@ -12,10 +12,12 @@ from . import vmstat as vs
 from .lru import folio_lru_list, lru_add_head, lru_del
 from .page_alloc import (MAX_RECLAIM_RETRIES, free_page, get_page_from_freelist, rmqueue,
                          wakeup_kswapd, zone_statistics)
-from .state import (C_PAGE_FAULT, C_SWAP_IN, K_ANON_ACTIVE_START, K_SWAP_USED, MPOL_BIND,
-                    MPOL_INTERLEAVE, MPOL_PREFERRED, NOT_PRESENT, PG_ACTIVE, PG_DIRTY, PG_YOUNG,
-                    SC_COST_NS, SC_NR_RECLAIMED, SWAPPED, WMARK_LOW, WMARK_MIN)
+from .state import (C_FILE_READ, C_PAGE_FAULT, C_SWAP_IN, K_ANON_ACTIVE_START, K_SWAP_USED,
+                    MPOL_BIND, MPOL_INTERLEAVE, MPOL_PREFERRED, NOT_PRESENT, PG_ACTIVE, PG_DIRTY,
+                    PG_FILE, PG_REFERENCED, PG_YOUNG, SC_COST_NS, SC_NR_RECLAIMED, SHADOW, SWAPPED,
+                    WMARK_LOW, WMARK_MIN)
 from .vmscan import new_sc, run_kswapds, try_to_free_pages, zone_reclaimable_pages
+from .workingset import workingset_refault
 
 ALL_NODES = np.int64(-1)
 
@@ -141,30 +143,46 @@ def alloc_pages(mm, t, page):
 
 
 @njit(cache=True)
-def handle_mm_fault(mm, t, page, write):
-    """A fault on a page that is not present: do_anonymous_page() for a first touch,
-    do_swap_page() for a page in swap. The new page goes on the LRU as
-    folio_add_lru_vma() puts it: inactive from v5.9 on, active before (rfc-2020's v5.8 base).
-    Returns False if the task was OOM-killed."""
+def handle_mm_fault(mm, t, page, write, file, syscall):
+    """Task t touches a page that is not present. Anonymous memory: do_anonymous_page() for a
+    first touch, do_swap_page() from swap; new anon pages go on the LRU as folio_add_lru_vma()
+    puts them: inactive from v5.9 on, active before (rfc-2020's v5.8 base). Page cache
+    (``file``): filemap_fault()/filemap_read() allocate a page, read it from storage (not for
+    a whole-page write()) and put it on the inactive file list, or the active one when the
+    refault is within the workingset; read() marks it accessed. Returns False if the task was
+    OOM-killed."""
     cpu = mm.task_cpu[t]
     mm.vmstat[cpu, vs.PGFAULT] += 1
-    swapped = mm.pg_zone[page] == SWAPPED
+    old = mm.pg_zone[page]
     z = alloc_pages(mm, t, page)
     if z < 0:
         return False
-    f = PG_YOUNG
+    node = mm.zone_node[z]
+    cost = mm.cost[C_PAGE_FAULT]
+    if file:
+        f = PG_FILE
+        if old == SHADOW:
+            f |= workingset_refault(mm, page, node)
+        if not (syscall and write):
+            mm.vmstat[cpu, vs.PGPGIN] += 4
+            cost += mm.cost[C_FILE_READ]
+        if syscall:
+            f |= PG_REFERENCED          # filemap_read() -> folio_mark_accessed() on a new folio
+        else:
+            f |= PG_YOUNG
+    else:
+        f = PG_YOUNG
+        if mm.knob[K_ANON_ACTIVE_START]:
+            f |= PG_ACTIVE
+        if old == SWAPPED:
+            mm.knob[K_SWAP_USED] -= 1
+            mm.vmstat[cpu, vs.PSWPIN] += 1
+            mm.vmstat[cpu, vs.PGPGIN] += 4
+            cost += mm.cost[C_SWAP_IN]
     if write:
         f |= PG_DIRTY
-    if mm.knob[K_ANON_ACTIVE_START]:
-        f |= PG_ACTIVE
     mm.pg_flags[page] = f
     mm.pg_scan[page] = 0
     lru_add_head(mm, folio_lru_list(mm, page), page)
-    cost = mm.cost[C_PAGE_FAULT]
-    if swapped:
-        mm.knob[K_SWAP_USED] -= 1
-        mm.vmstat[cpu, vs.PSWPIN] += 1
-        mm.vmstat[cpu, vs.PGPGIN] += 4
-        cost += mm.cost[C_SWAP_IN]
     mm.task_clock[t] += cost
     return True

@@ -34,6 +34,8 @@ def lru_add_head(mm, lst, page):
         mm.lru_tail[lst] = page
     mm.lru_head[lst] = page
     mm.lru_size[lst] += 1
+    if mm.pg_flags[page] & PG_FILE:
+        mm.zone_file[mm.pg_zone[page]] += 1
 
 
 @njit(cache=True)
@@ -52,6 +54,8 @@ def lru_del(mm, lst, page):
     mm.pg_prev[page] = -1
     mm.pg_next[page] = -1
     mm.lru_size[lst] -= 1
+    if mm.pg_flags[page] & PG_FILE:
+        mm.zone_file[mm.pg_zone[page]] -= 1
 
 
 @njit(cache=True)

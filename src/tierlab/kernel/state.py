@@ -4,7 +4,9 @@
 ``pg_data_t``/``struct zone`` around. Nodes are numbered by position (0..N-1) inside the
 model; tierlab.simulate maps them back to the kernel's node ids.
 
-Per page (a page is one virtual page of one task; id = task base + vpn), 14 bytes:
+Pages belong to owners: tasks first (their anonymous memory), then files (their page cache);
+owner rows share the task_* arrays, a file's row never runs and is never OOM-killed.
+Per page (id = owner base + vpn), 14 bytes:
   pg_zone  int8   zone holding the page; NOT_PRESENT, or SWAPPED when in swap
   pg_flags uint8  PG_* bits below
   pg_prev, pg_next int32  links of the LRU list the page is on (-1 at the ends)
@@ -22,6 +24,7 @@ from . import vmstat
 
 NOT_PRESENT = -1
 SWAPPED = -2
+SHADOW = -3            # evicted page-cache page whose shadow entry (in pg_scan) remembers it
 
 # page flags
 PG_YOUNG = 1          # the pte accessed bit, set by every access, cleared by the rmap walk
@@ -79,7 +82,8 @@ NBP_RL_START, NBP_RL_NR_CAND, NBP_THRESHOLD, NBP_TH_START, NBP_TH_NR_CAND = rang
 # cost indexes into MM.cost (float64, ns)
 C_PAGE_FAULT, C_HINT_FAULT, C_MIGRATE, C_SCAN, C_FREE, C_SWAP_OUT, C_SWAP_IN, C_THINK = range(8)
 C_NUMA_SCAN_PTE = 8
-NR_COSTS = 9
+C_FILE_READ, C_FILE_WRITE = 9, 10
+NR_COSTS = 11
 
 # scan_control fields (an int64 array per reclaim call)
 SC_NR_TO_RECLAIM = 0
@@ -95,7 +99,10 @@ SC_COST_NS = 9            # time spent by this reclaim call
 SC_NO_DEMOTION = 10
 SC_NR_DEMOTED = 11
 SC_RECLAIM_IDX = 12
-NR_SC = 13
+SC_MAY_WRITEPAGE = 13
+SC_MAY_UNMAP = 14
+SC_NR_PAGEOUT = 15        # pages written to swap or storage (lru_note_cost IO)
+NR_SC = 16
 
 BATCH = 32                # SWAP_CLUSTER_MAX
 
@@ -119,6 +126,7 @@ class MM(NamedTuple):
     zone_wmark: np.ndarray    # [zone, 4] MIN LOW HIGH PROMO
     zone_reserve: np.ndarray  # lowmem_reserve[ZONE_MOVABLE]
     zone_kernel: np.ndarray   # pages the kernel holds
+    zone_file: np.ndarray     # page-cache pages on the zone's LRU lists (zone_reclaimable_pages())
     # nodes
     node_zone_lo: np.ndarray  # zones of node k are node_zone_lo[k] .. node_zone_hi[k]-1
     node_zone_hi: np.ndarray
@@ -131,6 +139,7 @@ class MM(NamedTuple):
     node_cost: np.ndarray     # [node, 2] lru cost anon, file (lru_note_cost)
     node_promo: np.ndarray    # [node, 5] int64 promotion rate-limit / threshold state (NBP_*)
     node_enough: np.ndarray   # [node] pages over PROMO that make pgdat_free_space_enough()
+    node_age: np.ndarray      # [node] lruvec->nonresident_age (mm/workingset.c)
     # kswapd, one per node
     kswapd_state: np.ndarray
     kswapd_clock: np.ndarray  # float64 ns: how far this kswapd has run
@@ -193,6 +202,7 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int) -> MM:
         zone_wmark=np.zeros((n_zones, 4), i64),
         zone_reserve=np.zeros(n_zones, i64),
         zone_kernel=np.zeros(n_zones, i64),
+        zone_file=np.zeros(n_zones, i64),
         node_zone_lo=np.zeros(n_nodes, i64),
         node_zone_hi=np.zeros(n_nodes, i64),
         zonelist=np.full((n_nodes, n_zones), -1, i64),
@@ -204,6 +214,7 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int) -> MM:
         node_cost=np.zeros((n_nodes, 2), np.float64),
         node_promo=np.zeros((n_nodes, 5), i64),
         node_enough=np.zeros(n_nodes, i64),
+        node_age=np.zeros(n_nodes, i64),
         kswapd_state=np.zeros(n_nodes, i64),
         kswapd_clock=np.zeros(n_nodes, np.float64),
         kswapd_priority=np.zeros(n_nodes, i64),

@@ -14,9 +14,10 @@ from numba import njit
 from . import vmstat as vs
 from .lru import folio_lru_list, inactive_is_low, isolate_lru_folios, lru_add_head, lru_del
 from .migrate import migrate_folio, next_demotion_node
+from .workingset import workingset_eviction
 from .page_alloc import (DEF_PRIORITY, MAX_RECLAIM_RETRIES, free_page, get_page_from_freelist,
                          kswapd_start, pgdat_balanced, wakeup_kswapd)
-from .state import (BATCH, C_FREE, C_SCAN, C_SWAP_OUT, KSWAPD_NAPPING, KSWAPD_RUNNING,
+from .state import (BATCH, C_FILE_WRITE, C_FREE, C_SCAN, C_SWAP_OUT, SC_MAY_UNMAP, SC_MAY_WRITEPAGE, SC_NR_PAGEOUT, KSWAPD_NAPPING, KSWAPD_RUNNING,
                     KSWAPD_SLEEPING, K_BATCH_DEMOTION, K_CHECK, K_DEMOTE_FALLBACK, K_DEMOTION,
                     K_ERROR, K_PINGPONG, K_SWAP_PAGES, K_SWAP_USED, K_SWAPPINESS, LRU_ACTIVE_ANON,
                     LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NOT_PRESENT, NR_SC,
@@ -44,6 +45,8 @@ def new_sc(priority, nr_to_reclaim, kswapd):
     sc[SC_NR_TO_RECLAIM] = nr_to_reclaim
     sc[SC_KSWAPD] = kswapd
     sc[SC_MAY_SWAP] = 1
+    sc[SC_MAY_WRITEPAGE] = 1
+    sc[SC_MAY_UNMAP] = 1
     return sc
 
 
@@ -153,8 +156,9 @@ def activate_locked(mm, page, node, sc):
 @njit(cache=True)
 def pageout_or_free(mm, page, node, sc, ref):
     """The rest of shrink_folio_list() for a page that is not demoted: anon goes to swap if a
-    slot is free (else it is activated: add_to_swap() failed); clean file pages are dropped;
-    dirty file pages are written only by kswapd (else activated). Returns 1 if reclaimed."""
+    slot is free (else it is activated: add_to_swap() failed); clean page cache is dropped,
+    leaving a shadow entry; dirty page cache is written back by kswapd only (pageout()), else
+    activated for the flushers. Returns 1 if reclaimed."""
     f = mm.pg_flags[page]
     if not (f & PG_FILE):
         if sc[SC_MAY_SWAP] == 0 or swap_free_pages(mm) <= 0:
@@ -162,19 +166,22 @@ def pageout_or_free(mm, page, node, sc, ref):
             return 0
         mm.knob[K_SWAP_USED] += 1
         free_page(mm, page)
+        mm.pg_flags[page] = 0
         mm.pg_zone[page] = SWAPPED
         mm.vmstat[node, vs.PSWPOUT] += 1
         mm.vmstat[node, vs.PGPGOUT] += 4
         sc[SC_COST_NS] += np.int64(mm.cost[C_SWAP_OUT])
+        sc[SC_NR_PAGEOUT] += 1
         return 1
     if f & PG_DIRTY:
-        if ref == FOLIOREF_RECLAIM_CLEAN or sc[SC_KSWAPD] == 0:
+        if ref == FOLIOREF_RECLAIM_CLEAN or sc[SC_KSWAPD] == 0 or sc[SC_MAY_WRITEPAGE] == 0:
             activate_locked(mm, page, node, sc)
             return 0
         mm.vmstat[node, vs.PGPGOUT] += 4
-        sc[SC_COST_NS] += np.int64(mm.cost[C_SWAP_OUT])
-    mm.pg_flags[page] = 0
+        sc[SC_COST_NS] += np.int64(mm.cost[C_FILE_WRITE])
+        sc[SC_NR_PAGEOUT] += 1
     free_page(mm, page)
+    workingset_eviction(mm, page, node)
     sc[SC_COST_NS] += np.int64(mm.cost[C_FREE])
     return 1
 
@@ -243,12 +250,12 @@ def shrink_inactive_list(mm, node, lru, nr_to_scan, sc, cpu_node, now):
     mm.vmstat[node, vs.PGSCAN_ANON + file] += n
     sc[SC_NR_SCANNED] += n
     sc[SC_COST_NS] += np.int64(n * mm.cost[C_SCAN])
-    swapped_before = mm.vmstat[node, vs.PSWPOUT]
+    pageout_before = sc[SC_NR_PAGEOUT]
     reclaimed = shrink_folio_list(mm, buf, n, node, sc, cpu_node, now)
     mm.vmstat[node, vs.PGSTEAL_DIRECT - sc[SC_KSWAPD]] += reclaimed
     mm.vmstat[node, vs.PGSTEAL_ANON + file] += reclaimed
     sc[SC_NR_RECLAIMED] += reclaimed
-    lru_note_cost(mm, node, file, mm.vmstat[node, vs.PSWPOUT] - swapped_before, n - reclaimed)
+    lru_note_cost(mm, node, file, sc[SC_NR_PAGEOUT] - pageout_before, n - reclaimed)
     if mm.knob[K_CHECK]:
         check_invariants(mm)
     return reclaimed
@@ -504,12 +511,13 @@ def try_to_free_pages(mm, pref_node, nodemask, cpu_node, now):
 
 @njit(cache=True)
 def zone_reclaimable_pages(mm, z, sc):
-    """zone_reclaimable_pages(): file pages always, anon only if it can be reclaimed.
-    Every user page sits on an LRU list; the zone's share of them is its used pages."""
+    """zone_reclaimable_pages(): page cache always, anon only if it can be reclaimed.
+    Every user page sits on an LRU list, so the zone's anon pages are its used pages less the
+    page cache."""
     used = mm.zone_managed[z] - mm.zone_free[z] - mm.zone_kernel[z]
     if can_reclaim_anon_pages(mm, mm.zone_node[z], sc):
         return used
-    return 0
+    return mm.zone_file[z]
 
 
 # ---------------------------------------------------------------- invariants

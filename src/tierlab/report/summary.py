@@ -24,6 +24,14 @@ def print_run_summary(result: Result, console) -> None:
         res.add_row(task + (" (OOM-killed)" if tm["oom_killed"] else ""),
                     *[f"{per[n]:,}" for n in nodes], f"{tm['time_s']:.3f}", f"{tm['slowdown']:.1%}")
     console.print(res)
+    if result.residency.get("page_cache"):
+        pc = Table(title="page cache (final)")
+        pc.add_column("file")
+        for n in nodes:
+            pc.add_column(f"node {n}", justify="right")
+        for f, per in result.residency["page_cache"].items():
+            pc.add_row(f, *[f"{per[n]:,}" for n in nodes])
+        console.print(pc)
     moved = result.moved()
     ctab = Table(title="vmstat counters that moved")
     ctab.add_column("counter")

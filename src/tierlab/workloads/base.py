@@ -11,6 +11,9 @@ Contract with tierlab.engine (keep it):
   much simulated time in it (the rest of the stream is dropped); ``repeat`` streams restart.
 - ``IdleStep``: the task holds its memory and does nothing for ``duration_ns``.
 - ``PolicyStep``: set_mempolicy() from now on (later faults use it).
+- ``AccessStep.file``: the step's vpns are pages of that file's page cache (shared by every
+  task naming the file) instead of the task's anonymous memory; ``io`` says whether they are
+  touched through a mapping or through read()/write() (page cache only, no pte).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class AccessStep:
     think_ns: float = 0.0
     duration_ns: float | None = None
     name: str = ""
+    file: str | None = None       # None: the task's anonymous memory; else the page cache of this file
+    io: str = "mmap"              # for a file: "mmap" (mapped accesses) or "read" (read()/write() calls)
 
     def chunks(self, chunk_size: int = 1 << 16) -> Iterator[Chunk]:
         raise NotImplementedError

@@ -124,19 +124,28 @@ _ratio = _number(0.0, False, 1.0)
 _nonneg = _number(0.0)
 _positive = _number(0.0, True)
 
+def _io(v: object, f: str) -> str:
+    if v not in IO_MODES:
+        raise ScenarioError(f"{f}: expected one of {', '.join(IO_MODES)}, got {v!r}")
+    return v
+
+
+IO_MODES = ("mmap", "read")
 COMMON: dict[str, Callable[[object, str], Any]] = {
     "write_ratio": _ratio, "think_ns": _nonneg, "duration_s": _positive, "offset": _offset_pages,
     "name": _string,
 }
+FILE_PARAMS = ("file", "io")   # generators outside a mix may target a file's page cache
 # type -> (required parameters, optional parameters); every parser lives in PARSERS
 SCHEMAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "fill": (("size",), ("hold_s", *COMMON)),
-    "zipf": (("footprint",), ("alpha", "accesses", *COMMON)),
-    "uniform": (("footprint",), ("accesses", *COMMON)),
-    "scan": (("size",), ("passes", *COMMON)),
+    "fill": (("size",), ("hold_s", *COMMON, *FILE_PARAMS)),
+    "zipf": (("footprint",), ("alpha", "accesses", *COMMON, *FILE_PARAMS)),
+    "uniform": (("footprint",), ("accesses", *COMMON, *FILE_PARAMS)),
+    "scan": (("size",), ("passes", *COMMON, *FILE_PARAMS)),
     "hotcold": (("cold_size", "hot_size"), ("accesses", *COMMON)),
     "phases": (("footprint", "hot_size", "period"), ("accesses", "shift", "hot_share", *COMMON)),
     "mix": (("parts",), ("accesses", "think_ns", "duration_s", "name")),
+    "read": (("size",), ("file", "passes", *COMMON)),   # buffered read() of a file, sequential
     "idle": (("duration_s",), ("name",)),
     "policy": (("mempolicy",), ("name",)),
     "trace": (("path",), ("format", "offset", "think_ns", "duration_s", "ns_per_instruction",
@@ -148,7 +157,7 @@ PARSERS: dict[str, Callable[[object, str], Any]] = {
     "hot_size": _size_pages, "shift": _size_pages, "hold_s": _nonneg, "alpha": _positive,
     "accesses": _count, "passes": _count, "period": _count, "hot_share": _ratio,
     "ns_per_instruction": _nonneg, "repeat": _repeat, "path": _string, "format": _string,
-    "mempolicy": lambda v, f: v, "parts": lambda v, f: v,
+    "mempolicy": lambda v, f: v, "parts": lambda v, f: v, "file": _string, "io": _io,
 }
 
 
@@ -175,8 +184,17 @@ def build_steps(specs: tuple[dict, ...] | list[dict] | dict, seed: int, where: s
 
 
 def footprint_pages(steps: list[Step]) -> int:
-    """The task's vpn bound: every access of every step is below it."""
-    return max((s.footprint for s in steps if isinstance(s, AccessStep)), default=0)
+    """The task's anonymous vpn bound: every access of every step to its own memory is below it."""
+    return max((s.footprint for s in steps if isinstance(s, AccessStep) and s.file is None), default=0)
+
+
+def file_footprints(steps: list[Step]) -> dict[str, int]:
+    """Pages of each file the steps touch (file -> vpn bound)."""
+    out: dict[str, int] = {}
+    for s in steps:
+        if isinstance(s, AccessStep) and s.file is not None:
+            out[s.file] = max(out.get(s.file, 0), s.footprint)
+    return out
 
 
 def _params(spec: object, where: str, allow_weight: bool = False) -> tuple[str, dict[str, Any]]:
@@ -217,7 +235,17 @@ def _build_one(spec: object, seed: int, where: str, base_dir: str | None) -> lis
         return [_trace(p, where, base_dir)]
     if kind == "mix":
         return [_mix(p, seed, where)]
-    step = _generator(kind, p, seed, where, in_mix=False)
+    if kind == "read":
+        p = {**p, "file": p.get("file", "file"), "io": "read"}
+        step = _generator("scan", p, seed, where, in_mix=False)
+        step.name = p.get("name", "read")
+    else:
+        step = _generator(kind, p, seed, where, in_mix=False)
+    if "file" in p:
+        step.file = p["file"]
+        step.io = p.get("io", "mmap")
+    elif "io" in p:
+        raise ScenarioError(f"{where}.io: only a step with 'file' has an io mode")
     if kind == "fill" and p.get("hold_s"):
         return [step, IdleStep(p["hold_s"] * 1e9, "hold")]
     return [step]
