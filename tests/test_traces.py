@@ -359,3 +359,188 @@ def test_trace_in_workload_spec(tmp_path):
     with pytest.raises(TraceError, match=r"x\.toml: task\[0\]\.workload: .*bad\.csv: line 2"):
         build_steps(({"type": "trace", "path": "bad.csv"},), 0, "x.toml: task[0].workload",
                     base_dir=str(tmp_path))
+
+
+# ---- more broken input, the vectorised text reader, incremental parsing ---------------------
+
+def test_npz_stored_member_crc_mismatch(tmp_path):
+    p = tmp_path / "s.npz"
+    with TraceWriter(str(p)) as w:                       # stored (the default)
+        w.append(np.arange(10_000), np.zeros(10_000, np.uint8))
+    with zipfile.ZipFile(p) as zf:
+        info = zf.getinfo("vpn.npy")
+        assert info.compress_type == zipfile.ZIP_STORED
+    raw = bytearray(p.read_bytes())
+    at = info.header_offset + 30 + len("vpn.npy") + 200 + 8 * 5000   # inside the array data
+    raw[at] ^= 0xFF
+    p.write_bytes(bytes(raw))
+    with pytest.raises(TraceError, match=r"s\.npz: member vpn\.npy: CRC-32 mismatch .*corrupt"):
+        list(read_npz(str(p)))
+    assert sum(len(r.vpn) for r in read_npz(str(p), verify=False)) == 10_000
+
+
+def test_npz_page_numbers_out_of_range(tmp_path):
+    for name, bad in (("neg.npz", -1), ("big.npz", 1 << 45)):
+        p = tmp_path / name
+        np.savez(p, vpn=np.array([1, 2, bad, 3]), op=np.zeros(4, np.uint8))
+        with pytest.raises(TraceError, match=fr"{name}: member vpn\.npy: record 2: page number "
+                                             fr"{bad} is outside 0\.\.{(1 << 45) - 1} .*2\*\*57"):
+            list(read_npz(str(p)))
+
+
+def test_npz_compressed_convert_option(tmp_path):
+    src = tmp_path / "t.csv"
+    src.write_text("".join(f"{(i % 50) * 4096}\n" for i in range(2000)))
+    for compress in (False, True):
+        out = tmp_path / f"t{int(compress)}.npz"
+        convert_trace(str(src), str(out), compress=compress)
+        with zipfile.ZipFile(out) as zf:
+            kind = {i.compress_type for i in zf.infolist()}
+        assert kind == {zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED}
+        assert cat(read_npz(str(out)))["vpn"].tolist() == [i % 50 for i in range(2000)]
+
+
+TEXT = """\
+# a hand-made trace
+address , op
+0x1000,R
+8192,W
+
+0x1fff, w   # trailing comment
+12288 M
+4096
+0X3000\tread
+0x4000 WRITE
+#0x5000
+  0x6000 , s
+"""
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 20, 7, 16])
+def test_text_reader_vectorised_blocks(tmp_path, block_bytes):
+    p = tmp_path / "t.txt"
+    p.write_text(TEXT)
+    got = cat(read_text(str(p), block_bytes=block_bytes))
+    assert got["vpn"].tolist() == [1, 2, 1, 3, 1, 3, 4, 6]
+    assert got["op"].tolist() == [READ, WRITE, WRITE, WRITE, READ, READ, WRITE, WRITE]
+
+
+def test_text_reader_matches_python_parse(tmp_path):
+    rng = np.random.default_rng(5)
+    addr = rng.integers(0, 1 << 57, 20_000, dtype=np.int64)
+    ops = rng.integers(0, 2, 20_000)
+    hexes = rng.random(20_000) < 0.5
+    p = tmp_path / "r.csv"
+    p.write_text("".join((f"{a:#x}" if h else str(a)) + ("," + "RW"[o] if o or h else "") + "\n"
+                         for a, o, h in zip(addr.tolist(), ops.tolist(), hexes.tolist())))
+    got = cat(read_text(str(p), block_bytes=4096))
+    np.testing.assert_array_equal(got["vpn"], addr >> 12)
+    np.testing.assert_array_equal(got["op"], np.where(ops == 1, WRITE, READ))
+
+
+@pytest.mark.parametrize("text, line, fragment", [
+    ("0x1000\n0x2000,X\n", 2, "'0x2000,X'"),
+    ("0x1000\n0x2000,R,9\n", 2, "'0x2000,R,9'"),
+    ("0x1000\n0x20g0\n", 2, "'0x20g0'"),
+    ("0x1000\n12a4\n", 2, "'12a4'"),
+    ("0x1000\n0x\n", 2, "'0x'"),
+    ("addr\n0x1000\nhello\n", 3, "'hello'"),       # only one header line
+    ("0x1000\n0x2000,rd\n", 2, "'0x2000,rd'"),
+])
+def test_text_garbage_line_names_file_and_line(tmp_path, text, line, fragment):
+    p = tmp_path / "bad.csv"
+    p.write_text(text)
+    with pytest.raises(TraceError) as e:
+        list(read_text(str(p)))
+    assert f"bad.csv: line {line}: expected 'address[,R|W]', got {fragment}" in str(e.value)
+
+
+@pytest.mark.parametrize("addr", ["0x200000000000000", str(1 << 57), "0x1" + "0" * 16,
+                                  "9" * 25])
+def test_text_address_limit(tmp_path, addr):
+    p = tmp_path / "big.csv"
+    p.write_text(f"0x1000\n{addr},W\n")
+    with pytest.raises(TraceError, match=fr"big\.csv: line 2: address {addr} is not below 2\*\*57"):
+        list(read_text(str(p)))
+    p.write_text(f"{(1 << 57) - 1}\n0x1ffffffffffffff\n")
+    assert cat(read_text(str(p)))["vpn"].tolist() == [((1 << 57) - 1) >> 12] * 2
+
+
+def test_empty_traces_of_every_format(tmp_path):
+    cases = {"e.csv": "# only a comment\naddr,op\n\n", "e.lackey": "==1== Lackey\n",
+             "e.oracleGeneral.bin": ""}
+    for name, text in cases.items():
+        p = tmp_path / name
+        p.write_text(text)
+        with pytest.raises(TraceError, match=fr"{name}: empty trace"):
+            list(read_records(str(p)))
+        with pytest.raises(TraceError, match=fr"{name}: empty trace"):
+            TraceStep.open(str(p))
+    np.savez(tmp_path / "e.npz", vpn=np.zeros(0, np.int64), op=np.zeros(0, np.uint8))
+    with pytest.raises(TraceError, match=r"e\.npz: empty trace"):
+        TraceStep.open(str(tmp_path / "e.npz"))
+
+
+def test_oracle_partial_record_via_trace_step(tmp_path):
+    p = tmp_path / "x.oracleGeneral"
+    write_oracle(str(p), np.arange(10, dtype=np.uint64))
+    with open(p, "ab") as f:
+        f.write(b"\0" * 23)
+    with pytest.raises(TraceError, match=r"x\.oracleGeneral: size 263 bytes .* partial record at byte 240"):
+        TraceStep.open(str(p))
+
+
+def test_lackey_parser_fed_in_arbitrary_pieces(tmp_path):
+    from tierlab.workloads.lackey import LackeyParser
+
+    p = str(tmp_path / "gen.lackey")
+    write_lackey(p, np.random.default_rng(9), 20_000)
+    data = open(p, "rb").read()
+    whole = cat(read_lackey(p))
+    parser = LackeyParser("pipe")
+    rng = np.random.default_rng(1)
+    cuts = np.sort(rng.integers(0, len(data), 300))
+    rs = [parser.feed(data[a:b]) for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    rs.append(parser.finish())
+    got = cat(r for r in rs if r is not None)
+    np.testing.assert_array_equal(np.repeat(got["vpn"], got["count"]),
+                                  np.repeat(whole["vpn"], whole["count"]))
+    assert got["icount"].sum() == whole["icount"].sum()
+    # a line cut off by a stop is dropped, not an error
+    parser = LackeyParser("pipe")
+    parser.feed(b" L 04222cac,8\n S 0422")
+    assert parser.finish(drop_partial=True) is None and parser.records == 1
+
+
+def test_dense_numbering_online_equals_two_pass():
+    from tierlab.workloads.records import Records
+    from tierlab.workloads.traces import DenseNumbering, build_page_map
+
+    rng = np.random.default_rng(2)
+    blocks = [rng.integers(0, 400, rng.integers(0, 200)) * 7919 for _ in range(60)]
+    d = DenseNumbering()
+    got = np.concatenate([d.assign(b) for b in blocks])
+    pm = build_page_map(Records(b, np.zeros(len(b), np.uint8)) for b in blocks if len(b))
+    np.testing.assert_array_equal(got, np.concatenate([pm.lookup(b) for b in blocks]))
+    assert len(d) == len(pm)
+
+
+def test_convert_from_a_pipe_in_one_pass(tmp_path):
+    import threading
+
+    src = tmp_path / "gen.lackey"
+    write_lackey(str(src), np.random.default_rng(4), 30_000)
+    want = convert_trace(str(src), str(tmp_path / "file.npz"))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    feeder = threading.Thread(target=lambda: fifo.write_bytes(src.read_bytes()))
+    feeder.start()
+    got = convert_trace(str(fifo), str(tmp_path / "pipe.npz"), fmt="lackey")
+    feeder.join()
+    assert {k: got[k] for k in ("records", "accesses", "pages")} == \
+           {k: want[k] for k in ("records", "accesses", "pages")}
+    a, b = np.load(tmp_path / "file.npz"), np.load(tmp_path / "pipe.npz")
+    for k in ("vpn", "op", "count", "icount"):
+        np.testing.assert_array_equal(a[k], b[k])
+    with pytest.raises(TraceError, match=r"pipe: reading a pipe: name its format"):
+        convert_trace(str(fifo), str(tmp_path / "x.npz"))

@@ -46,39 +46,76 @@ def read_lackey(path: str, block_bytes: int = 1 << 20, info: dict | None = None)
 
     ``info`` (optional) receives ``skipped_lines``, ``lines`` and ``instructions``.
     """
-    state = {"line0": 0, "pending": 0, "skipped": 0, "instructions": 0, "records": 0}
+    parser = LackeyParser(path)
     with open_binary(path) as f:
-        carry = b""
         while True:
             try:
                 data = f.read(block_bytes)
             except (OSError, EOFError, lzma.LZMAError, zlib.error) as e:
-                raise TraceError(f"{path}: corrupt compressed data after line {state['line0']} "
-                                 f"({e})") from None
+                raise TraceError(f"{path}: corrupt compressed data after line "
+                                 f"{parser.lines} ({e})") from None
             if not data:
                 break
-            buf = carry + data
-            cut = buf.rfind(b"\n")
-            if cut < 0:
-                carry = buf
-                continue
-            carry = buf[cut + 1:]
-            r = _parse_block(path, buf[:cut + 1], state)
+            r = parser.feed(data)
             if r is not None:
                 yield r
-        if carry.strip():
-            r = _parse_block(path, carry + b"\n", state)
-            if r is not None:
-                yield r
-    if state["records"] == 0:
+        r = parser.finish()
+        if r is not None:
+            yield r
+    if parser.records == 0:
         raise TraceError(f"{path}: empty trace: no lackey data records (L/S/M) in "
-                         f"{state['line0']} lines")
-    if state["skipped"]:
-        warnings.warn(f"{path}: skipped {state['skipped']} valgrind message lines",
+                         f"{parser.lines} lines")
+    if parser.skipped:
+        warnings.warn(f"{path}: skipped {parser.skipped} valgrind message lines",
                       LackeyWarning, stacklevel=2)
     if info is not None:
-        info.update(skipped_lines=state["skipped"], lines=state["line0"],
-                    instructions=state["instructions"])
+        info.update(skipped_lines=parser.skipped, lines=parser.lines,
+                    instructions=parser.instructions)
+
+
+class LackeyParser:
+    """Incremental lackey parser: ``feed`` it bytes as they come (a file block, a pipe read),
+    get the folded Records of the whole lines so far; ``finish`` parses the last line.
+    ``name`` is what errors call the input (a file name, or "valgrind output")."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.state = {"line0": 0, "pending": 0, "skipped": 0, "instructions": 0, "records": 0}
+        self.carry = b""
+
+    @property
+    def lines(self) -> int:
+        return self.state["line0"]
+
+    @property
+    def records(self) -> int:
+        """Data accesses (L/S/M lines) parsed so far."""
+        return self.state["records"]
+
+    @property
+    def skipped(self) -> int:
+        return self.state["skipped"]
+
+    @property
+    def instructions(self) -> int:
+        return self.state["instructions"]
+
+    def feed(self, data: bytes) -> Records | None:
+        buf = self.carry + data if self.carry else data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            self.carry = buf
+            return None
+        self.carry = buf[cut + 1:]
+        return _parse_block(self.name, buf[:cut + 1], self.state)
+
+    def finish(self, drop_partial: bool = False) -> Records | None:
+        """Parse a last line without a newline; ``drop_partial`` drops it instead (output cut
+        off mid-line, e.g. valgrind stopped)."""
+        carry, self.carry = self.carry, b""
+        if drop_partial or not carry.strip():
+            return None
+        return _parse_block(self.name, carry + b"\n", self.state)
 
 
 def _commas(text: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:

@@ -25,7 +25,8 @@ _TABLE_STREAM = 1 << 62     # seed-sequence word for per-step tables (never a bl
 def rechunk(pieces: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
             chunk_size: int) -> Iterator[Chunk]:
     """Re-cut a stream of (vpn, op, gap) pieces into ``Chunk``s of exactly ``chunk_size``
-    accesses (the last may be shorter)."""
+    accesses (the last may be shorter). A chunk inside one piece is a view; one spanning
+    pieces copies only its own accesses, so memory stays at about a piece plus a chunk."""
     buf: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
     held = 0
     for piece in pieces:
@@ -34,14 +35,27 @@ def rechunk(pieces: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
         buf.append(piece)
         held += len(piece[0])
         while held >= chunk_size:
-            vpn, op, gap = _join(buf)
-            yield Chunk(vpn[:chunk_size], op[:chunk_size],
-                        None if gap is None else gap[:chunk_size])
-            buf = [(vpn[chunk_size:], op[chunk_size:], None if gap is None else gap[chunk_size:])]
+            head, buf = _take(buf, chunk_size)
             held -= chunk_size
+            yield Chunk(*head)
     if held:
         vpn, op, gap = _join(buf)
         yield Chunk(vpn, op, gap)
+
+
+def _take(buf: list, n: int) -> tuple[tuple, list]:
+    """The first ``n`` accesses of the pieces in ``buf`` and the pieces left after them."""
+    parts, k, i = [], 0, 0
+    while k < n:
+        vpn, op, gap = buf[i]
+        m = min(len(vpn), n - k)
+        parts.append((vpn[:m], op[:m], None if gap is None else gap[:m]))
+        k += m
+        if m < len(vpn):
+            rest = (vpn[m:], op[m:], None if gap is None else gap[m:])
+            return _join(parts), [rest, *buf[i + 1:]]
+        i += 1
+    return _join(parts), buf[i:]
 
 
 def _join(buf: list) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

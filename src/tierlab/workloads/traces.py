@@ -26,7 +26,7 @@ from .npztrace import TraceWriter, read_meta, read_npz
 from .oracle import read_oracle
 from .records import Records, fold
 from .synthetic import rechunk
-from .textio import open_binary
+from .textio import is_stream, open_binary
 from .textrace import read_text
 
 FORMATS = ("npz", "lackey", "oracle", "text")
@@ -70,12 +70,13 @@ def detect_format(path: str) -> str:
                      f"{', '.join(FORMATS)})")
 
 
-def read_records(path: str, fmt: str | None = None) -> Iterator[Records]:
-    """Stream raw (sparse) trace records of any supported format."""
+def read_records(path: str, fmt: str | None = None, verify: bool = True) -> Iterator[Records]:
+    """Stream raw (sparse) trace records of any supported format. ``verify=False`` skips the
+    CRC check of a stored .npz (for a file already read once)."""
     path = os.fspath(path)
     f = detect_format(path) if fmt is None else normalize_format(fmt)
     if f == "npz":
-        return read_npz(path, 1 << 18)
+        return read_npz(path, verify=verify)
     if f == "lackey":
         return read_lackey(path)
     if f == "oracle":
@@ -123,6 +124,37 @@ def build_page_map(records: Iterable[Records]) -> PageMap:
     ids = np.empty(len(keys), np.int64)
     ids[np.argsort(first, kind="stable")] = np.arange(len(keys))
     return PageMap(keys, ids)
+
+
+class DenseNumbering:
+    """Online first-seen dense numbering, for a stream that is read once (``trace capture``):
+    ``assign`` maps a block's raw page numbers to 0, 1, ... in the order pages first appear,
+    remembering earlier blocks. Sorted keys + ids; new pages are inserted per block (O(distinct)
+    per block, fine at lackey's pace; ``build_page_map`` is the two-pass way for big files)."""
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, np.int64)
+        self.ids = np.empty(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def assign(self, vpn: np.ndarray) -> np.ndarray:
+        if len(vpn) == 0:
+            return vpn.astype(np.int64)
+        u, first, inv = np.unique(vpn, return_index=True, return_inverse=True)
+        pos = np.searchsorted(self.keys, u)
+        known = pos < len(self.keys)
+        known[known] = self.keys[pos[known]] == u[known]
+        ids_u = np.empty(len(u), np.int64)
+        ids_u[known] = self.ids[pos[known]]
+        new = np.flatnonzero(~known)
+        if len(new):
+            order = new[np.argsort(first[new], kind="stable")]
+            ids_u[order] = len(self.keys) + np.arange(len(order))
+            self.keys = np.insert(self.keys, pos[new], u[new])
+            self.ids = np.insert(self.ids, pos[new], ids_u[new])
+        return ids_u[inv.reshape(-1)]
 
 
 def _merge(ks: list[np.ndarray], fs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -173,13 +205,13 @@ class TraceStep(AccessStep):
         return cls(footprint=kw.get("offset", 0) + pages, path=path, format=f, pages=pages,
                    page_map=page_map, name=name, **kw)
 
-    def records(self) -> Iterator[Records]:
+    def records(self, verify: bool = True) -> Iterator[Records]:
         """Records with dense page numbers (offset not applied)."""
-        for r in read_records(self.path, self.format):
+        for r in read_records(self.path, self.format, verify):
             if self.page_map is not None:
                 yield r._replace(vpn=self.page_map.lookup(r.vpn))
                 continue
-            if len(r.vpn) and (r.vpn.min() < 0 or r.vpn.max() >= self.pages):
+            if len(r.vpn) and r.vpn.max() >= self.pages:       # read_npz checked >= 0
                 raise TraceError(f"{self.path}: meta says dense with {self.pages} pages but "
                                  f"vpn.npy holds {int(r.vpn.min())}..{int(r.vpn.max())}")
             yield r
@@ -191,8 +223,46 @@ class TraceStep(AccessStep):
         rep = 0
         while self.repeat is None or rep < self.repeat:
             rep += 1
-            for r in self.records():
-                yield expand(r, self.ns_per_instruction, self.offset)
+            for r in self.records(verify=rep == 1):      # the CRC is checked on the first pass
+                yield from expand_pieces(r, self.ns_per_instruction, self.offset)
+
+
+EXPAND_MAX = 1 << 20     # accesses per expanded piece: bounds memory whatever the repeat counts
+
+
+def expand_pieces(r: Records, ns_per_instruction: float = 0.0, offset: int = 0,
+                  most: int = EXPAND_MAX
+                  ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """``expand`` in pieces of at most ``most`` accesses (a record with a huge count is split),
+    so a block of folded records never expands into an unbounded array."""
+    if r.count is None or len(r.vpn) == 0:
+        yield expand(r, ns_per_instruction, offset)
+        return
+    cum = np.cumsum(r.count, dtype=np.int64)
+    if cum[-1] <= most:
+        yield expand(r, ns_per_instruction, offset)
+        return
+    gap = None if r.icount is None else r.icount.astype(np.float64) * ns_per_instruction
+    per = None if gap is None else gap / np.maximum(r.count, 1)
+    start = 0                    # first record not fully emitted
+    done_in_first = 0            # accesses of record ``start`` already emitted
+    base = 0                     # accesses emitted so far
+    total = int(cum[-1])
+    while base < total:
+        end_acc = min(base + most, total)
+        stop = int(np.searchsorted(cum, end_acc, side="left"))     # record holding access end_acc-1
+        c = r.count[start:stop + 1].astype(np.int64)
+        c[0] -= done_in_first
+        c[-1] -= int(cum[stop]) - end_acc
+        vpn = r.vpn[start:stop + 1] + offset if offset else r.vpn[start:stop + 1]
+        g = None if per is None else np.repeat(per[start:stop + 1], c)
+        yield np.repeat(vpn, c), np.repeat(r.op[start:stop + 1], c), g
+        base = end_acc
+        if end_acc == int(cum[stop]):
+            start, done_in_first = stop + 1, 0
+        else:
+            start = stop
+            done_in_first = int(r.count[stop]) - (int(cum[stop]) - end_acc)
 
 
 def expand(r: Records, ns_per_instruction: float = 0.0, offset: int = 0
@@ -210,9 +280,24 @@ def expand(r: Records, ns_per_instruction: float = 0.0, offset: int = 0
     return np.repeat(vpn, c), np.repeat(r.op, c), gap
 
 
-def convert_trace(src: str, dst: str, fmt: str | None = None, compress: bool = True) -> dict:
+def convert_trace(src: str, dst: str, fmt: str | None = None, compress: bool = False) -> dict:
     """Write ``src`` (any format) as a dense, folded tierlab .npz at ``dst``; returns its meta.
-    Two passes over ``src``: the page map, then the records."""
+    Two passes over a file: the page map, then the records. A pipe (``-`` = stdin, a FIFO) is
+    read once, numbering pages as they appear; its format must be named (lackey or text)."""
+    src = os.fspath(src)
+    if is_stream(src):
+        if fmt is None:
+            raise TraceError(f"{src}: reading a pipe: name its format (--format lackey or text)")
+        f = normalize_format(fmt)
+        if f not in ("lackey", "text"):
+            raise TraceError(f"{src}: only lackey and text traces are read from a pipe, not {f}")
+        numbering = DenseNumbering()
+        name = "stdin" if src == "-" else os.path.basename(src)
+        with TraceWriter(dst, source=f"{f}:{name}", dense=True, compress=compress) as w:
+            for r in read_records(src, f):
+                r = fold(numbering.assign(r.vpn), r.op, r.icount, r.count)
+                w.append(r.vpn, r.op, r.count, r.icount)
+        return read_meta(dst)
     f = detect_format(src) if fmt is None else normalize_format(fmt)
     page_map = build_page_map(read_records(src, f))
     with TraceWriter(dst, source=f"{f}:{os.path.basename(src)}", dense=True,
