@@ -320,3 +320,97 @@ def test_error_missing_file():
     with pytest.raises(ScenarioError) as e:
         load_scenario("/nonexistent/x.toml")
     expect(str(e.value), "/nonexistent/x.toml", "cannot read")
+
+
+# --- memory relative to the workloads' footprint -------------------------------------------
+
+def dense_trace(path, pages, records=10_000):
+    import numpy as np
+    from tierlab.workloads.npztrace import TraceWriter
+    with TraceWriter(str(path), dense=True) as w:
+        w.append(np.arange(records) % pages, np.zeros(records, np.uint8))
+
+
+SIZED = """
+[[node]]
+id = 0
+cpus = 1
+memory = "{m0}"
+{node0}
+[[node]]
+id = 1
+kind = "pmem"
+memory = "{m1}"
+[[task]]
+name = "app"
+cpu_node = 0
+workload = {{ type = "trace", path = "t.npz" }}
+"""
+
+
+def test_memory_percent_of_trace_footprint(tmp_path):
+    dense_trace(tmp_path / "t.npz", 3000)                  # 3000 pages = 11.72 MiB
+    p = tmp_path / "s.toml"
+    p.write_text(SIZED.format(m0="50%", m1="200%", node0=""))    # path relative to the file
+    s = load_scenario(p)
+    n0, n1 = s.nodes
+    assert n0.memory == 6 << 20                             # 5.86 MiB rounded up to whole MiB
+    assert n1.memory == 24 << 20                            # 23.44 MiB -> 24 MiB
+    assert n0.reserved == n0.memory // 64 and n1.reserved == n1.memory // 64
+    assert load_scenario(s.to_dict()) == s                  # resolved: plain bytes
+    p.write_text(SIZED.format(m0="100 %", m1="12.5%", node0='kernel_memory = "1MiB"'))
+    s = load_scenario(p)
+    assert s.nodes[0].memory == 12 << 20 and s.nodes[0].kernel_memory == 1 << 20
+    assert s.nodes[1].memory == 2 << 20                     # 1.46 MiB -> 2 MiB
+
+
+def test_memory_percent_sums_task_footprints(tmp_path):
+    (tmp_path / "t.csv").write_text("".join(f"{a * 4096:#x}\n" for a in (5, 900, 5, 77)))
+    s = load_scenario({
+        "node": [{"id": 0, "cpus": 1, "memory": "100%"}],
+        "task": [{"name": "a", "cpu_node": 0,
+                  "workload": [{"type": "fill", "size": "10MiB"},
+                               {"type": "idle", "duration_s": 1}]},
+                 {"name": "b", "cpu_node": 0,
+                  "workload": {"type": "trace", "path": str(tmp_path / "t.csv")}},
+                 {"name": "c", "cpu_node": 0,
+                  "workload": {"type": "zipf", "footprint": "20MiB", "offset": "4MiB",
+                               "accesses": 10}}]})
+    # 10 MiB + 3 pages (a pass over the text trace) + 24 MiB (offset + footprint)
+    assert s.nodes[0].memory == 35 << 20
+
+
+def test_memory_percent_with_preset(tmp_path):
+    dense_trace(tmp_path / "t.npz", 256)
+    (tmp_path / "s.toml").write_text(
+        'preset = "dram-pmem"\n[[node]]\nid = 0\nmemory = "400%"\n'
+        '[[task]]\nname = "a"\ncpu_node = 0\nworkload = { type = "trace", path = "t.npz" }\n')
+    s = load_scenario(tmp_path / "s.toml")
+    assert s.node(0).memory == 4 << 20 and s.node(0).zones == ()
+
+
+@pytest.mark.parametrize("value, why", [
+    ("0%", "must be > 0% and <= 10000%"),
+    ("-5%", "must be > 0% and <= 10000%"),
+    ("10001%", "must be > 0% and <= 10000%"),
+    ("abc%", "or a percentage of the workloads' footprint"),
+    ("%", "or a percentage of the workloads' footprint"),
+])
+def test_error_bad_memory_percent(tmp_path, value, why):
+    dense_trace(tmp_path / "t.npz", 100)
+    m = load_bad(tmp_path, SIZED.format(m0=value, m1="1GiB", node0=""))
+    expect(m, "bad.toml", f"node[0].memory = {value!r}", why)
+
+
+def test_error_memory_percent_without_footprint(tmp_path):
+    text = SIZED.format(m0="1GiB", m1="50%", node0="").replace(
+        '{ type = "trace", path = "t.npz" }', '{ type = "idle", duration_s = 1 }')
+    m = load_bad(tmp_path, text)
+    expect(m, "bad.toml", "node[1].memory = '50%'", "no task has a footprint")
+    m = load_bad(tmp_path, text.split("[[task]]")[0])
+    expect(m, "node[1].memory = '50%'", "no task has a footprint")
+
+
+def test_error_memory_percent_missing_trace(tmp_path):
+    m = load_bad(tmp_path, SIZED.format(m0="50%", m1="1GiB", node0=""))
+    expect(m, "bad.toml", "task[0].workload.path", "no such trace file")

@@ -8,6 +8,10 @@
 
 __version__ = "0.1.0"
 
+from ._jitcache import use_source_keyed_cache  # noqa: E402
+
+use_source_keyed_cache()
+
 from .errors import ScenarioError, TierlabError, TraceError  # noqa: E402
 from .scenario import load_scenario  # noqa: E402
 

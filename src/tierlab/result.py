@@ -23,6 +23,7 @@ class Result:
     scenario: dict[str, Any]
     timeseries: pd.DataFrame = field(repr=False)
     tierlab_version: str = ""
+    memcg: dict[str, Any] = field(default_factory=dict)   # per memcg: usage/max pages, memory.stat/events
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -31,6 +32,7 @@ class Result:
             "node_vmstat": self.node_vmstat,
             "residency": self.residency,
             "oom": self.oom,
+            "memcg": self.memcg,
             "metrics": self.metrics,
             "scenario": self.scenario,
         }

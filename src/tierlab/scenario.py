@@ -8,8 +8,10 @@ docs/scenario.md. Errors name the file, the field and the value (``ScenarioError
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -90,6 +92,16 @@ class TaskSpec:
 
 
 @dataclass(frozen=True)
+class MemcgSpec:
+    """`[[memcg]]`: a memory cgroup (v2) the tasks can be placed in."""
+
+    name: str
+    max: int | None = None                  # memory.max in bytes; None = "max" (no limit)
+    low: int = 0                            # memory.low: best-effort protection from global reclaim
+    min: int = 0                            # memory.min: hard protection from global reclaim
+
+
+@dataclass(frozen=True)
 class SwapSpec:
     size: int = 0                           # bytes; 0 = no swap
 
@@ -131,6 +143,7 @@ class Scenario:
     cost: Costs = Costs()
     run: RunSpec = RunSpec()
     hmat: bool = True                       # firmware reports HMAT numbers (memory tiers from v6.10 use them)
+    memcgs: tuple[MemcgSpec, ...] = ()
     seed: int = 0
     name: str = "scenario"
     # file the scenario came from, for error messages; not part of equality, so a scenario
@@ -188,7 +201,8 @@ LRU_KINDS = ("classic",)   # MGLRU is not modelled yet: refuse it rather than ru
 STRUCT_PAGE_BYTES_PER_PAGE = 64     # sizeof(struct page) on x86-64: memmap = memory / 64
 
 _TOP_FIELDS = ("name", "seed", "preset", "hmat", "kernel", "node", "distance", "swap", "task",
-               "cost", "run")
+               "cost", "run", "memcg")
+_MEMCG_FIELDS = ("name", "max", "low", "min")
 _NODE_FIELDS = ("id", "cpus", "memory", "kind", "read_latency_ns", "write_latency_ns", "bandwidth",
                 "read_bandwidth", "write_bandwidth", "movable", "driver", "reserved",
                 "kernel_memory", "zones")
@@ -329,10 +343,17 @@ def _load(src: Any) -> Scenario:
     r = _Reader(source)
     r.table(data, "", _TOP_FIELDS)
     raw_nodes, distance = _apply_preset(r, data)
+    raw_nodes = _resolve_relative_memory(r, raw_nodes, data)
     nodes = _read_nodes(r, raw_nodes)
     by_id = {n.id: n for n in nodes}
     kernel = _read_kernel(r, data.get("kernel", {}))
     tasks = _read_tasks(r, data.get("task", []), by_id)
+    memcgs = _read_memcgs(r, data.get("memcg", []), sum(n.memory for n in nodes))
+    names = {m.name for m in memcgs}
+    for i, t in enumerate(tasks):
+        if t.memcg is not None and t.memcg not in names:
+            r.fail(f"task[{i}].memcg", t.memcg,
+                   f"no [[memcg]] of that name; defined: {', '.join(sorted(names)) or 'none'}")
     default_name = "scenario"
     if source not in ("<dict>", "<string>"):
             default_name = Path(source).stem
@@ -346,10 +367,40 @@ def _load(src: Any) -> Scenario:
         cost=_read_dataclass(r, Costs, data.get("cost", {}), "cost"),
         run=_read_run(r, data.get("run", {})),
         hmat=r.bool_(data.get("hmat", True), "hmat"),
+        memcgs=memcgs,
         seed=r.int_(data.get("seed", 0), "seed"),
         name=r.str_(data.get("name", default_name), "name"),
         source=source,
     )
+
+
+def _read_memcgs(r: _Reader, raw: object, machine_bytes: int) -> tuple[MemcgSpec, ...]:
+    """`[[memcg]]` tables: limits are sizes (or "max") no larger than the machine."""
+    if not isinstance(raw, list):
+        r.fail("memcg", raw, "expected [[memcg]] tables")
+    out: list[MemcgSpec] = []
+    for i, m in enumerate(raw):
+        path = f"memcg[{i}]"
+        m = r.table(m, path, _MEMCG_FIELDS)
+        if "name" not in m:
+            r.fail(path, m, "needs a name")
+        name = r.str_(m["name"], f"{path}.name")
+        if any(o.name == name for o in out):
+            r.fail(f"{path}.name", name, "used twice")
+        vals = {}
+        for key in ("max", "low", "min"):
+            v = m.get(key)
+            if v is None or (key == "max" and v == "max"):
+                vals[key] = None if key == "max" else 0
+                continue
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
+                r.fail(f"{path}.{key}", v, "must not be negative")
+            b = r.size(v, f"{path}.{key}")
+            if b > machine_bytes:
+                r.fail(f"{path}.{key}", v, f"larger than the machine's memory ({machine_bytes} bytes)")
+            vals[key] = b
+        out.append(MemcgSpec(name=name, **vals))
+    return tuple(out)
 
 
 def _apply_preset(r: _Reader, data: dict) -> tuple[list, object]:
@@ -379,6 +430,68 @@ def _apply_preset(r: _Reader, data: dict) -> tuple[list, object]:
                 base.pop(k, None)
         merged[nid] = {**base, **node}
     return list(merged.values()), p["distance"] if distance is None else distance
+
+
+MAX_MEMORY_PERCENT = 10000
+
+
+def _resolve_relative_memory(r: _Reader, raw_nodes: list, data: dict) -> list:
+    """`memory = "50%"`: that share of the footprint of the scenario's workloads (the sum over
+    tasks of each task's footprint pages x 4 KiB; a trace's footprint is its distinct pages),
+    rounded up to whole MiB. Resolved before the node is read, so `reserved` (default
+    memory/64), `kernel_memory` and `zones` are checked against the resolved size."""
+    rel = [i for i, n in enumerate(raw_nodes) if isinstance(n, dict)
+           and isinstance(n.get("memory"), str) and n["memory"].strip().endswith("%")]
+    if not rel:
+        return raw_nodes
+    file_nodes = data.get("node", [])
+    footprint: int | None = None
+    out = list(raw_nodes)
+    for i in rel:
+        raw = raw_nodes[i]
+        path = f"node[{i}].memory"
+        if "preset" in data:        # merged with a preset: name the node's position in the file
+            for j, fn in enumerate(file_nodes):
+                if isinstance(fn, dict) and fn.get("id") == raw.get("id"):
+                    path = f"node[{j}].memory"
+        v = raw["memory"]
+        try:
+            share = Fraction(v.strip()[:-1].strip().replace("_", ""))
+        except (ValueError, ZeroDivisionError):
+            r.fail(path, v, "expected a size such as \"512MiB\" or a percentage of the "
+                   "workloads' footprint such as \"50%\"")
+        if share <= 0 or share > MAX_MEMORY_PERCENT:
+            r.fail(path, v, f"a percentage of the workloads' footprint must be > 0% and <= "
+                   f"{MAX_MEMORY_PERCENT}%")
+        if footprint is None:
+            footprint = _workloads_footprint_bytes(r, data)
+        if footprint == 0:
+            r.fail(path, v, "a percentage of the workloads' footprint, but no task has a "
+                   "footprint (no task, or only idle/policy steps); give a size instead")
+        mib = math.ceil(footprint * share / 100 / (1 << 20))
+        out[i] = {**raw, "memory": mib << 20}
+    return out
+
+
+def _workloads_footprint_bytes(r: _Reader, data: dict) -> int:
+    """Sum over tasks of the task's footprint (its vpn bound) in bytes. Builds the workload
+    steps (a trace is opened: its distinct pages come from a dense .npz's meta or one pass).
+    Malformed tasks are skipped here: reading the tasks reports them."""
+    from tierlab.workloads.spec import build_steps, footprint_pages   # workloads imports us
+
+    tasks = data.get("task", [])
+    if not isinstance(tasks, list):
+        return 0
+    base_dir = None
+    if r.source not in ("<dict>", "<string>"):
+        base_dir = str(Path(r.source).parent)
+    total = 0
+    for i, t in enumerate(tasks):
+        if not isinstance(t, dict) or "workload" not in t:
+            continue
+        steps = build_steps(t["workload"], 0, f"{r.source}: task[{i}].workload", base_dir)
+        total += footprint_pages(steps)
+    return total * PAGE_SIZE
 
 
 def _read_nodes(r: _Reader, raw_nodes: list) -> list[NodeSpec]:
@@ -609,4 +722,5 @@ def _scenario_to_dict(s: Scenario) -> dict[str, Any]:
                   "start_s": t.start_s} for t in s.tasks],
         "cost": asdict(s.cost),
         "run": asdict(s.run),
+        "memcg": [{k: v for k, v in asdict(m).items() if v is not None} for m in s.memcgs],
     }

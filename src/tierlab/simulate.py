@@ -5,6 +5,7 @@ time series and gathers counters, residency and metrics."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from . import __version__
 from .engine import DONE, KILLED, catch_up, run_accesses, run_idle
-from .errors import TierlabError
+from .errors import ScenarioError, TierlabError
 from .kernel import state as st
 from .kernel import vmstat as vs
 from .kernel.numa_balancing import init_numa_balancing
@@ -21,7 +22,8 @@ from .result import Result
 from .scenario import MemPolicy, Scenario
 from .topology.build import build_machine
 from .topology.machine import Machine
-from .workloads.base import AccessStep, IdleStep, PolicyStep
+from .kernel.fault import memory_reclaim
+from .workloads.base import AccessStep, IdleStep, PolicyStep, ReclaimStep
 from .workloads.spec import build_steps, file_footprints, footprint_pages
 
 QUANTUM_NS = 1_000_000.0        # tasks interleave in 1 ms slices of simulated time
@@ -32,7 +34,7 @@ SERIES_COUNTERS = ("pgdemote_kswapd", "pgdemote_direct", "pgpromote_success", "p
 
 
 def build_mm(scenario: Scenario, machine: Machine, footprints: list[int],
-             files: dict[str, int] | None = None) -> st.MM:
+             files: dict[str, int] | None = None, mapped_files: set[str] = frozenset()) -> st.MM:
     """The simulated mm at boot: zones with their watermarks and free pages, zonelists,
     demotion targets, latencies, knobs and costs, and one page range per task and per file
     (files come after the tasks; their rows never run)."""
@@ -42,7 +44,15 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int],
     if len(nodes) > 63:
         raise TierlabError(f"{scenario.source}: at most 63 nodes are supported, got {len(nodes)}")
     n_owners = len(scenario.tasks) + len(files)
-    mm = st.new_mm(int(sum(footprints) + sum(files.values())), n_owners, len(nodes), len(machine.zones))
+    mm = st.new_mm(int(sum(footprints) + sum(files.values())), n_owners, len(nodes), len(machine.zones),
+                   1 + len(scenario.memcgs))
+    memcg_id = {m.name: k + 1 for k, m in enumerate(scenario.memcgs)}
+    for k, m in enumerate(scenario.memcgs):
+        mm.memcg_max[k + 1] = -1 if m.max is None else m.max // 4096
+        mm.memcg_low[k + 1] = m.low // 4096
+        mm.memcg_min[k + 1] = m.min // 4096
+    mm.node_dist[:] = np.array(machine.distance, dtype=np.int64)
+    mm.node_cpus[:] = [n.cpus for n in nodes]
     for z, zone in enumerate(machine.zones):
         mm.zone_node[z] = pos[zone.node]
         mm.zone_type[z] = st.ZONE_TYPE[zone.type]
@@ -95,6 +105,11 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int],
     mm.knob[st.K_SCAN_PERIOD_MIN_MS] = k.numa_balancing_scan_period_min_ms
     mm.knob[st.K_SCAN_PERIOD_MAX_MS] = k.numa_balancing_scan_period_max_ms
     mm.knob[st.K_SCAN_SIZE_MB] = k.numa_balancing_scan_size_mb
+    mm.knob[st.K_MEMCG_DEMOTION] = k.profile in ("v6.1", "v6.12")
+    mm.knob[st.K_PROACTIVE_NO_FALLBACK] = k.profile == "v6.12"
+    # node_reclaim_enabled(): bits 0-2 from v5.11; the RFC's v5.8 base took any non-zero value
+    mm.knob[st.K_NODE_RECLAIM] = bool(k.zone_reclaim_mode) if rfc else bool(k.zone_reclaim_mode & 7)
+    mm.knob[st.K_ZONE_RECLAIM_MODE] = k.zone_reclaim_mode
     c = scenario.cost
     mm.cost[:] = (c.page_fault_ns, c.hint_fault_ns, c.migrate_page_ns, c.reclaim_scan_ns,
                   c.reclaim_free_ns, c.swap_out_ns, c.swap_in_ns, c.think_ns, c.numa_scan_pte_ns,
@@ -107,13 +122,15 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int],
         mm.task_cpu[t] = pos[task.cpu_node]
         mm.task_clock[t] = task.start_s * 1e9
         set_mempolicy(mm, t, task.mempolicy, pos)
+        mm.task_memcg[t] = memcg_id.get(task.memcg, 0)
         init_numa_balancing(mm, t, task.start_s * 1e9)
         base += footprints[t]
-    for k, pages in enumerate(files.values()):
+    for k, (name, pages) in enumerate(files.items()):
         f = len(scenario.tasks) + k
         mm.task_base[f] = base
         mm.task_footprint[f] = pages
         mm.task_alive[f] = 0
+        mm.owner_mapped[f] = name in mapped_files
         base += pages
     return mm
 
@@ -140,6 +157,8 @@ class _TaskRun:
     killed: bool = False
     base: int = 0
     file_base: dict = field(default_factory=dict)
+    memcg_id: dict = field(default_factory=dict)
+    reclaimed: list = field(default_factory=list)
 
 
 def run(scenario: Scenario | Any, progress: Callable[[float], None] | None = None) -> Result:
@@ -150,9 +169,11 @@ def run(scenario: Scenario | Any, progress: Callable[[float], None] | None = Non
     machine = build_machine(scenario)
     pos = {n.id: k for k, n in enumerate(machine.nodes)}
     runs = []
+    # trace paths are relative to the scenario file
+    base_dir = str(Path(scenario.source).parent) if Path(scenario.source).is_file() else None
     for t, task in enumerate(scenario.tasks):
         steps = build_steps(task.workload, scenario.seed * 1_000_003 + t,
-                            f"{scenario.source}: task[{t}].workload")
+                            f"{scenario.source}: task[{t}].workload", base_dir)
         runs.append(_TaskRun(steps))
     footprints = [max(1, footprint_pages(r.steps)) for r in runs]
     files: dict[str, int] = {}
@@ -164,10 +185,19 @@ def run(scenario: Scenario | Any, progress: Callable[[float], None] | None = Non
     for name, pages in files.items():
         file_base[name] = base
         base += pages
+    memcg_id = {m.name: k + 1 for k, m in enumerate(scenario.memcgs)}
     for t, r in enumerate(runs):
         r.base = int(sum(footprints[:t]))
         r.file_base = file_base
-    mm = build_mm(scenario, machine, footprints, files)
+        r.memcg_id = memcg_id
+        for s in r.steps:
+            if isinstance(s, ReclaimStep) and s.memcg is not None and s.memcg not in memcg_id:
+                raise ScenarioError(f"{scenario.source}: task[{t}].workload: reclaim memcg "
+                                    f"{s.memcg!r} is not a [[memcg]]; defined: "
+                                    f"{', '.join(memcg_id) or 'none'}")
+    mapped = {s.file for r in runs for s in r.steps
+              if isinstance(s, AccessStep) and s.file is not None and s.io == "mmap"}
+    mm = build_mm(scenario, machine, footprints, files, mapped)
     sampler = _Sampler(scenario, machine, mm, list(files))
     max_ns = scenario.run.max_time_s * 1e9
     sampler.take(0.0)
@@ -202,6 +232,11 @@ def _advance(mm: st.MM, t: int, r: _TaskRun, t_limit: float, pos: dict[int, int]
     if isinstance(step, PolicyStep):
         set_mempolicy(mm, t, step.mempolicy, pos)
         r.step += 1
+        return
+    if isinstance(step, ReclaimStep):
+        memcg = r.memcg_id[step.memcg] if step.memcg is not None else int(mm.task_memcg[t])
+        r.reclaimed.append(int(memory_reclaim(mm, t, memcg, step.pages)))
+        _next_step(r)
         return
     if isinstance(step, IdleStep):
         if r.deadline == math.inf:
@@ -314,8 +349,16 @@ def _result(scenario: Scenario, machine: Machine, mm: st.MM, runs: list[_TaskRun
         events.append({"time_s": float(mm.oom_log[k, 0] / 1e9), "victim": names[int(mm.oom_log[k, 1])],
                        "task": names[int(mm.oom_log[k, 2])]})
     oom = {"killed": bool(events), "victims": sorted({e["victim"] for e in events}), "events": events}
-    return Result(vmstat=vs.totals(mm.vmstat), node_vmstat=vs.per_node(mm.vmstat, node_ids),
-                  residency=residency, oom=oom, metrics=_metrics(scenario, machine, mm, end_ns),
+    stat = {n: i for i, n in enumerate(st.MEMCG_STAT_NAMES)}
+    memcg = {m.name: {"usage": int(mm.memcg_usage[k + 1]),          # pages charged
+                      "max": None if m.max is None else m.max // 4096,
+                      "stat": {n: int(mm.memcg_stat[k + 1, stat[n]])   # memory.stat names
+                               for n in ("pgscan", "pgsteal", "pgdemote", "pswpout")},
+                      "events": {n: int(mm.memcg_stat[k + 1, stat[n]])  # memory.events names
+                                 for n in ("low", "max", "oom_kill")}}
+             for k, m in enumerate(scenario.memcgs)}
+    return Result(memcg=memcg, vmstat=vs.totals(mm.vmstat), node_vmstat=vs.per_node(mm.vmstat, node_ids),
+                  residency=residency, oom=oom, metrics=_metrics(scenario, machine, mm, end_ns, runs),
                   scenario=scenario.to_dict(), timeseries=ts, tierlab_version=__version__)
 
 
@@ -330,7 +373,8 @@ def _deciles(mm: st.MM, t: int, node_ids: list[int]) -> dict[str, list[int]]:
             for k, nid in enumerate(node_ids)}
 
 
-def _metrics(scenario: Scenario, machine: Machine, mm: st.MM, end_ns: float) -> dict[str, Any]:
+def _metrics(scenario: Scenario, machine: Machine, mm: st.MM, end_ns: float,
+             runs: list[_TaskRun]) -> dict[str, Any]:
     """Simulated time, fast-tier hit ratio, average memory access time, and the slowdown
     against the same accesses served by the fastest node (an estimate without its faults'
     reclaim stalls; `tierlab compare` runs the real all-fast variant)."""
@@ -351,6 +395,7 @@ def _metrics(scenario: Scenario, machine: Machine, mm: st.MM, end_ns: float) -> 
             "direct_reclaim_s": float(mm.task_stall_ns[t] / 1e9),
             "slowdown": float(run_ns / ideal - 1.0) if ideal > 0 else 0.0,
             "oom_killed": not bool(mm.task_alive[t]),
+            "proactive_reclaimed": runs[t].reclaimed,
         }
     n_acc = sum(v["accesses"] for v in tasks.values())
     return {

@@ -1,7 +1,7 @@
 """Classic LRU lists (mm/swap.c, include/linux/mm_inline.h), per node.
 
-Each node has four lists (inactive/active x anon/file), doubly linked through the page
-arrays, head = most recently added. Reclaim takes pages from the tail. The list a page is
+Each lruvec -- one per (memcg, node) -- has four lists (inactive/active x anon/file), doubly
+linked through the page arrays, head = most recently added. Reclaim takes pages from the tail. The list a page is
 on follows from its node and its PG_active/PG_file bits (folio_lru_list()), so those bits
 change only together with a list move.
 """
@@ -14,12 +14,18 @@ from .state import NR_LRU_LISTS, PG_ACTIVE, PG_FILE
 
 
 @njit(cache=True, inline="always")
+def lruvec_of(mm, memcg, node):
+    """mem_cgroup_lruvec(): the lruvec index of (memcg, node)."""
+    return memcg * mm.kswapd_state.shape[0] + node
+
+
+@njit(cache=True, inline="always")
 def folio_lru_list(mm, page):
-    """folio_lru_list(): which of the node's lists the page belongs on."""
+    """folio_lru_list(): which list of its lruvec (memcg, node) the page belongs on."""
     f = mm.pg_flags[page]
     node = mm.zone_node[mm.pg_zone[page]]
     lru = (2 if f & PG_FILE else 0) + (1 if f & PG_ACTIVE else 0)
-    return node * NR_LRU_LISTS + lru
+    return lruvec_of(mm, mm.pg_memcg[page], node) * NR_LRU_LISTS + lru
 
 
 @njit(cache=True)
@@ -73,8 +79,18 @@ def isolate_lru_folios(mm, lst, nr_to_scan, buf):
 
 
 @njit(cache=True)
-def lru_pages(mm, node, lru):
-    return mm.lru_size[node * NR_LRU_LISTS + lru]
+def lru_pages(mm, lruvec, lru):
+    return mm.lru_size[lruvec * NR_LRU_LISTS + lru]
+
+
+@njit(cache=True)
+def node_lru_pages(mm, node, lru):
+    """node_page_state(NR_<lru>): the list summed over every memcg's lruvec on the node."""
+    n_nodes = mm.kswapd_state.shape[0]
+    total = 0
+    for m in range(mm.memcg_usage.shape[0]):
+        total += mm.lru_size[(m * n_nodes + node) * NR_LRU_LISTS + lru]
+    return total
 
 
 @njit(cache=True)
@@ -88,11 +104,11 @@ def isqrt(n):
 
 
 @njit(cache=True)
-def inactive_is_low(mm, node, inactive_lru):
+def inactive_is_low(mm, lruvec, inactive_lru):
     """inactive_is_low() (mm/vmscan.c, v5.x-v6.x): the inactive list is too small for its active
     list when inactive * isqrt(10 * GiB) < active (ratio 1 below 1 GiB)."""
-    inactive = lru_pages(mm, node, inactive_lru)
-    active = lru_pages(mm, node, inactive_lru + 1)
+    inactive = lru_pages(mm, lruvec, inactive_lru)
+    active = lru_pages(mm, lruvec, inactive_lru + 1)
     gb = (inactive + active) >> (30 - 12)
     ratio = isqrt(10 * gb) if gb else 1
     return inactive * ratio < active

@@ -58,8 +58,9 @@ def rmqueue(mm, z, page):
 
 @njit(cache=True)
 def free_page(mm, page):
-    """free_unref_folios(): give the page's frame back to its zone."""
+    """free_unref_folios(): give the page's frame back to its zone and uncharge its memcg."""
     z = mm.pg_zone[page]
+    mm.memcg_usage[mm.pg_memcg[page]] -= 1
     node = mm.zone_node[z]
     mm.zone_free[z] += 1
     mm.pg_zone[page] = NOT_PRESENT

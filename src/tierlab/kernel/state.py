@@ -11,7 +11,9 @@ Per page (id = owner base + vpn), 14 bytes:
   pg_flags uint8  PG_* bits below
   pg_prev, pg_next int32  links of the LRU list the page is on (-1 at the ends)
   pg_scan  int32  NUMA-balancing scan time in ms (the kernel keeps it in the cpupid bits)
-LRU lists: one per (node, lru), index node*NR_LRU_LISTS + lru, head = youngest.
+  pg_memcg int8   memory cgroup the page is charged to (0 = root)
+LRU lists: one set per lruvec = (memcg, node), lruvec index memcg*n_nodes + node, list index
+lruvec*NR_LRU_LISTS + lru, head = youngest.
 """
 
 from __future__ import annotations
@@ -74,7 +76,17 @@ K_SCAN_PERIOD_MIN_MS = 15
 K_SCAN_PERIOD_MAX_MS = 16
 K_SCAN_SIZE_MB = 17
 K_PINGPONG = 18           # demotions of pages promoted since their last demotion
-NR_KNOBS = 19
+K_MEMCG_DEMOTION = 19     # cgroup reclaim may demote (v5.19+: revert of "never demote for memcg reclaim")
+K_PROACTIVE_NO_FALLBACK = 20  # v6.2+: proactive reclaim does not reclaim pages it failed to demote
+K_NODE_RECLAIM = 21       # node_reclaim() enabled (zone_reclaim_mode bits, per profile)
+K_ZONE_RECLAIM_MODE = 22
+NR_KNOBS = 23
+
+# memcg statistics (memory.stat / memory.events names), MM.memcg_stat columns
+MEMCG_PGSCAN, MEMCG_PGSTEAL, MEMCG_PGDEMOTE, MEMCG_MAX_EVENTS, MEMCG_OOM_KILL, MEMCG_LOW_EVENTS = range(6)
+MEMCG_PSWPOUT = 6
+NR_MEMCG_STAT = 7
+MEMCG_STAT_NAMES = ("pgscan", "pgsteal", "pgdemote", "max", "oom_kill", "low", "pswpout")
 
 # per-node promotion state (pglist_data nbp_*), MM.node_promo columns
 NBP_RL_START, NBP_RL_NR_CAND, NBP_THRESHOLD, NBP_TH_START, NBP_TH_NR_CAND = range(5)
@@ -102,7 +114,11 @@ SC_RECLAIM_IDX = 12
 SC_MAY_WRITEPAGE = 13
 SC_MAY_UNMAP = 14
 SC_NR_PAGEOUT = 15        # pages written to swap or storage (lru_note_cost IO)
-NR_SC = 16
+SC_TARGET = 16            # target memcg of cgroup reclaim (0 = root: all), -1 for global reclaim
+SC_MEMCG_LOW_RECLAIM = 17 # reclaim memcgs protected by memory.low too (second pass)
+SC_MEMCG_LOW_SKIPPED = 18
+SC_PROACTIVE = 19         # memory.reclaim
+NR_SC = 20
 
 BATCH = 32                # SWAP_CLUSTER_MAX
 
@@ -114,6 +130,7 @@ class MM(NamedTuple):
     pg_prev: np.ndarray
     pg_next: np.ndarray
     pg_scan: np.ndarray
+    pg_memcg: np.ndarray
     # lru lists
     lru_head: np.ndarray
     lru_tail: np.ndarray
@@ -136,7 +153,7 @@ class MM(NamedTuple):
     demote_pref_len: np.ndarray
     demote_allowed: np.ndarray  # [node] bitmask of nodes a demotion may fall back to
     toptier: np.ndarray       # [node] 1 if node_is_toptier()
-    node_cost: np.ndarray     # [node, 2] lru cost anon, file (lru_note_cost)
+    lruvec_cost: np.ndarray   # [lruvec, 2] reclaim cost anon, file (lru_note_cost)
     node_promo: np.ndarray    # [node, 5] int64 promotion rate-limit / threshold state (NBP_*)
     node_enough: np.ndarray   # [node] pages over PROMO that make pgdat_free_space_enough()
     node_age: np.ndarray      # [node] lruvec->nonresident_age (mm/workingset.c)
@@ -166,6 +183,16 @@ class MM(NamedTuple):
     task_scan_period: np.ndarray  # [task] numa_scan_period, ms
     task_scan_offset: np.ndarray  # [task] numa_scan_offset, vpn
     task_numa_faults: np.ndarray  # [task, 3] hint faults recorded this pass: local, remote, failed
+    task_memcg: np.ndarray    # [task] memcg the task charges its pages to
+    owner_mapped: np.ndarray  # [owner] 1 if its pages are mapped (anon, mmap-ed files)
+    # memory cgroups (0 = root)
+    memcg_usage: np.ndarray   # pages charged
+    memcg_max: np.ndarray     # memory.max in pages (-1 = no limit)
+    memcg_low: np.ndarray
+    memcg_min: np.ndarray
+    memcg_stat: np.ndarray    # [memcg, NR_MEMCG_STAT]
+    node_dist: np.ndarray     # [node, node] SLIT
+    node_cpus: np.ndarray     # [node] CPUs on the node
     # hardware
     lat_read: np.ndarray      # [cpu node, mem node] ns
     lat_write: np.ndarray
@@ -183,18 +210,20 @@ class MM(NamedTuple):
 PROFILE_INDEX = {"rfc-2020": 0, "v5.15": 1, "v6.1": 2, "v6.12": 3}
 
 
-def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int) -> MM:
+def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int, n_memcgs: int = 1) -> MM:
     """Empty arrays of the right shapes; tierlab.simulate fills them from the Machine."""
     i64 = np.int64
+    n_lruvecs = n_memcgs * n_nodes
     return MM(
         pg_zone=np.full(n_pages, NOT_PRESENT, np.int8),
         pg_flags=np.zeros(n_pages, np.uint8),
         pg_prev=np.full(n_pages, -1, np.int32),
         pg_next=np.full(n_pages, -1, np.int32),
         pg_scan=np.zeros(n_pages, np.int32),
-        lru_head=np.full(n_nodes * NR_LRU_LISTS, -1, i64),
-        lru_tail=np.full(n_nodes * NR_LRU_LISTS, -1, i64),
-        lru_size=np.zeros(n_nodes * NR_LRU_LISTS, i64),
+        pg_memcg=np.zeros(n_pages, np.int8),
+        lru_head=np.full(n_lruvecs * NR_LRU_LISTS, -1, i64),
+        lru_tail=np.full(n_lruvecs * NR_LRU_LISTS, -1, i64),
+        lru_size=np.zeros(n_lruvecs * NR_LRU_LISTS, i64),
         zone_node=np.zeros(n_zones, i64),
         zone_type=np.zeros(n_zones, i64),
         zone_managed=np.zeros(n_zones, i64),
@@ -211,7 +240,7 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int) -> MM:
         demote_pref_len=np.zeros(n_nodes, i64),
         demote_allowed=np.zeros(n_nodes, i64),
         toptier=np.zeros(n_nodes, i64),
-        node_cost=np.zeros((n_nodes, 2), np.float64),
+        lruvec_cost=np.zeros((n_lruvecs, 2), np.float64),
         node_promo=np.zeros((n_nodes, 5), i64),
         node_enough=np.zeros(n_nodes, i64),
         node_age=np.zeros(n_nodes, i64),
@@ -239,6 +268,15 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int) -> MM:
         task_scan_period=np.zeros(n_tasks, i64),
         task_scan_offset=np.zeros(n_tasks, i64),
         task_numa_faults=np.zeros((n_tasks, 3), i64),
+        task_memcg=np.zeros(n_tasks, i64),
+        owner_mapped=np.ones(n_tasks, i64),
+        memcg_usage=np.zeros(n_memcgs, i64),
+        memcg_max=np.full(n_memcgs, -1, i64),
+        memcg_low=np.zeros(n_memcgs, i64),
+        memcg_min=np.zeros(n_memcgs, i64),
+        memcg_stat=np.zeros((n_memcgs, NR_MEMCG_STAT), i64),
+        node_dist=np.full((n_nodes, n_nodes), 10, i64),
+        node_cpus=np.zeros(n_nodes, i64),
         lat_read=np.zeros((n_nodes, n_nodes), np.float64),
         lat_write=np.zeros((n_nodes, n_nodes), np.float64),
         node_bw=np.ones(n_nodes, np.float64),

@@ -12,12 +12,17 @@ import numpy as np
 from numba import njit
 
 from . import vmstat as vs
-from .lru import folio_lru_list, inactive_is_low, isolate_lru_folios, lru_add_head, lru_del
+from .lru import (isqrt, folio_lru_list, inactive_is_low, isolate_lru_folios, lru_add_head, lru_del,
+                  lruvec_of, node_lru_pages)
 from .migrate import migrate_folio, next_demotion_node
 from .workingset import workingset_eviction
 from .page_alloc import (DEF_PRIORITY, MAX_RECLAIM_RETRIES, free_page, get_page_from_freelist,
                          kswapd_start, pgdat_balanced, wakeup_kswapd)
-from .state import (BATCH, C_FILE_WRITE, C_FREE, C_SCAN, C_SWAP_OUT, SC_MAY_UNMAP, SC_MAY_WRITEPAGE, SC_NR_PAGEOUT, KSWAPD_NAPPING, KSWAPD_RUNNING,
+from .state import (BATCH, C_FILE_WRITE, C_FREE, C_SCAN, C_SWAP_OUT, K_MEMCG_DEMOTION,
+                    K_PROACTIVE_NO_FALLBACK, MEMCG_LOW_EVENTS, MEMCG_PGDEMOTE, MEMCG_PGSCAN,
+                    MEMCG_PGSTEAL, MEMCG_PSWPOUT, SC_MAY_UNMAP, SC_MAY_WRITEPAGE,
+                    SC_MEMCG_LOW_RECLAIM, SC_MEMCG_LOW_SKIPPED, SC_NR_PAGEOUT, SC_PROACTIVE,
+                    SC_TARGET, KSWAPD_NAPPING, KSWAPD_RUNNING,
                     KSWAPD_SLEEPING, K_BATCH_DEMOTION, K_CHECK, K_DEMOTE_FALLBACK, K_DEMOTION,
                     K_ERROR, K_PINGPONG, K_SWAP_PAGES, K_SWAP_USED, K_SWAPPINESS, LRU_ACTIVE_ANON,
                     LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NOT_PRESENT, NR_SC,
@@ -47,7 +52,14 @@ def new_sc(priority, nr_to_reclaim, kswapd):
     sc[SC_MAY_SWAP] = 1
     sc[SC_MAY_WRITEPAGE] = 1
     sc[SC_MAY_UNMAP] = 1
+    sc[SC_TARGET] = -1
     return sc
+
+
+@njit(cache=True, inline="always")
+def cgroup_reclaim(sc):
+    """cgroup_reclaim(): reclaim on behalf of a memcg's limit or memory.reclaim."""
+    return sc[SC_TARGET] >= 0
 
 
 # ---------------------------------------------------------------- eligibility (kernel-spec 3.7)
@@ -55,7 +67,11 @@ def new_sc(priority, nr_to_reclaim, kswapd):
 @njit(cache=True)
 def can_demote(mm, node, sc):
     """can_demote(): demotion switched on for the profile, not disabled for this reclaim, and the
-    node has a demotion target. (RFC: zone_reclaim_mode bit 8; v5.15+: demotion_enabled.)"""
+    node has a demotion target. (RFC: zone_reclaim_mode bit 8; v5.15+: demotion_enabled.)
+    Cgroup reclaim never demotes before v5.19 (RFC 7/8 "never demote for memcg reclaim",
+    reverted by 3f1509c57b1b): migration does not lower the cgroup's charge."""
+    if cgroup_reclaim(sc) and mm.knob[K_MEMCG_DEMOTION] == 0:
+        return False
     return mm.knob[K_DEMOTION] != 0 and sc[SC_NO_DEMOTION] == 0 and mm.demote_pref_len[node] > 0
 
 
@@ -115,6 +131,7 @@ def demote_folio_list(mm, pages, n, node, sc, cpu_node, now):
         if z < 0:
             return k
         page = pages[k]
+        mm.memcg_stat[mm.pg_memcg[page], MEMCG_PGDEMOTE] += 1
         if mm.pg_flags[page] & PG_PROMOTED:            # promoted, now demoted again
             mm.knob[K_PINGPONG] += 1
             mm.pg_flags[page] &= ~PG_PROMOTED
@@ -165,6 +182,7 @@ def pageout_or_free(mm, page, node, sc, ref):
             activate_locked(mm, page, node, sc)
             return 0
         mm.knob[K_SWAP_USED] += 1
+        mm.memcg_stat[mm.pg_memcg[page], MEMCG_PSWPOUT] += 1
         free_page(mm, page)
         mm.pg_flags[page] = 0
         mm.pg_zone[page] = SWAPPED
@@ -199,6 +217,9 @@ def shrink_folio_list(mm, pages, n, node, sc, cpu_node, now):
     reclaimed = 0
     for i in range(n):
         page = pages[i]
+        if sc[SC_MAY_UNMAP] == 0 and folio_mapped(mm, page):
+            lru_add_head(mm, folio_lru_list(mm, page), page)       # keep_locked
+            continue
         ref = folio_check_references(mm, page)
         if ref == FOLIOREF_ACTIVATE:
             activate_locked(mm, page, node, sc)
@@ -219,53 +240,77 @@ def shrink_folio_list(mm, pages, n, node, sc, cpu_node, now):
         k = demote_folio_list(mm, demote, nd, node, sc, cpu_node, now)
         reclaimed += k
         for j in range(k, nd):
-            reclaimed += pageout_or_free(mm, demote[j], node, sc, FOLIOREF_RECLAIM)
+            if sc[SC_PROACTIVE] and mm.knob[K_PROACTIVE_NO_FALLBACK]:
+                # v6.2+: proactive reclaim does not reclaim top-tier pages it could not demote
+                lru_add_head(mm, folio_lru_list(mm, demote[j]), demote[j])
+            else:
+                reclaimed += pageout_or_free(mm, demote[j], node, sc, FOLIOREF_RECLAIM)
     return reclaimed
 
 
 @njit(cache=True)
-def lru_note_cost(mm, node, file, nr_io, nr_rotated):
-    """lru_note_cost() (mm/swap.c): IO costs SWAP_CLUSTER_MAX per page written, a rotation 1;
-    both costs halve once they exceed a quarter of the LRU. Demotions are neither."""
-    mm.node_cost[node, file] += nr_io * BATCH + nr_rotated
-    total = 0
-    for lru in range(NR_LRU_LISTS):
-        total += mm.lru_size[node * NR_LRU_LISTS + lru]
-    if mm.node_cost[node, 0] + mm.node_cost[node, 1] > total / 4:
-        mm.node_cost[node, 0] /= 2
-        mm.node_cost[node, 1] /= 2
+def folio_mapped(mm, page):
+    """folio_mapped(): anonymous memory always is; page cache when its file is mmap-ed."""
+    if not (mm.pg_flags[page] & PG_FILE):
+        return True
+    for t in range(mm.task_base.shape[0]):
+        if mm.task_base[t] <= page < mm.task_base[t] + mm.task_footprint[t]:
+            return mm.owner_mapped[t] != 0
+    return False
 
 
 @njit(cache=True)
-def shrink_inactive_list(mm, node, lru, nr_to_scan, sc, cpu_node, now):
+def lru_note_cost(mm, lruvec, file, nr_io, nr_rotated):
+    """lru_note_cost() (mm/swap.c): IO costs SWAP_CLUSTER_MAX per page written, a rotation 1;
+    both costs halve once they exceed a quarter of the LRU. Demotions are neither."""
+    mm.lruvec_cost[lruvec, file] += nr_io * BATCH + nr_rotated
+    total = 0
+    for lru in range(NR_LRU_LISTS):
+        total += mm.lru_size[lruvec * NR_LRU_LISTS + lru]
+    if mm.lruvec_cost[lruvec, 0] + mm.lruvec_cost[lruvec, 1] > total / 4:
+        mm.lruvec_cost[lruvec, 0] /= 2
+        mm.lruvec_cost[lruvec, 1] /= 2
+
+
+@njit(cache=True)
+def shrink_inactive_list(mm, lruvec, lru, nr_to_scan, sc, cpu_node, now):
     """shrink_inactive_list(): isolate up to nr_to_scan pages from the tail and reclaim them;
-    pgscan/pgsteal count demoted pages too."""
-    lst = node * NR_LRU_LISTS + lru
+    pgscan/pgsteal count demoted pages too. The global pgscan/pgsteal_{kswapd,direct} skip
+    cgroup reclaim; pgscan/pgsteal_{anon,file} and the memcg's own counters do not."""
+    n_nodes = mm.kswapd_state.shape[0]
+    node = lruvec % n_nodes
+    memcg = lruvec // n_nodes
+    lst = lruvec * NR_LRU_LISTS + lru
     buf = mm.isolate_buf
     n = isolate_lru_folios(mm, lst, nr_to_scan, buf)
     if n == 0:
         return 0
     file = 1 if lru == LRU_INACTIVE_FILE else 0
-    mm.vmstat[node, vs.PGSCAN_DIRECT - sc[SC_KSWAPD]] += n
+    if not cgroup_reclaim(sc):
+        mm.vmstat[node, vs.PGSCAN_DIRECT - sc[SC_KSWAPD]] += n
     mm.vmstat[node, vs.PGSCAN_ANON + file] += n
+    mm.memcg_stat[memcg, MEMCG_PGSCAN] += n
     sc[SC_NR_SCANNED] += n
     sc[SC_COST_NS] += np.int64(n * mm.cost[C_SCAN])
     pageout_before = sc[SC_NR_PAGEOUT]
     reclaimed = shrink_folio_list(mm, buf, n, node, sc, cpu_node, now)
-    mm.vmstat[node, vs.PGSTEAL_DIRECT - sc[SC_KSWAPD]] += reclaimed
+    if not cgroup_reclaim(sc):
+        mm.vmstat[node, vs.PGSTEAL_DIRECT - sc[SC_KSWAPD]] += reclaimed
     mm.vmstat[node, vs.PGSTEAL_ANON + file] += reclaimed
+    mm.memcg_stat[memcg, MEMCG_PGSTEAL] += reclaimed
     sc[SC_NR_RECLAIMED] += reclaimed
-    lru_note_cost(mm, node, file, sc[SC_NR_PAGEOUT] - pageout_before, n - reclaimed)
+    lru_note_cost(mm, lruvec, file, sc[SC_NR_PAGEOUT] - pageout_before, n - reclaimed)
     if mm.knob[K_CHECK]:
         check_invariants(mm)
     return reclaimed
 
 
 @njit(cache=True)
-def shrink_active_list(mm, node, lru, nr_to_scan, sc):
+def shrink_active_list(mm, lruvec, lru, nr_to_scan, sc):
     """shrink_active_list(): the rmap walk clears the accessed bits; every page but a referenced
     executable file page moves to the inactive head with PG_workingset (pgdeactivate)."""
-    lst = node * NR_LRU_LISTS + lru
+    node = lruvec % mm.kswapd_state.shape[0]
+    lst = lruvec * NR_LRU_LISTS + lru
     buf = mm.isolate_buf
     n = isolate_lru_folios(mm, lst, nr_to_scan, buf)
     mm.vmstat[node, vs.PGREFILL] += n
@@ -281,39 +326,61 @@ def shrink_active_list(mm, node, lru, nr_to_scan, sc):
 # ---------------------------------------------------------------- shrink_node
 
 @njit(cache=True)
-def prepare_scan_control(mm, node, sc):
-    """prepare_scan_control() (v6.x): which active lists may be aged, cache_trim_mode and
-    file_is_tiny. Refault-driven deactivation comes with workingset detection."""
-    base = node * NR_LRU_LISTS
-    may = 0
-    if inactive_is_low(mm, node, LRU_INACTIVE_ANON):
-        may |= DEACTIVATE_ANON
-    if inactive_is_low(mm, node, LRU_INACTIVE_FILE):
-        may |= DEACTIVATE_FILE
-    if sc[SC_MAY_DEACTIVATE] & 4:      # force_deactivate
-        may = DEACTIVATE_ANON | DEACTIVATE_FILE
-    sc[SC_MAY_DEACTIVATE] = (sc[SC_MAY_DEACTIVATE] & 4) | may
-    prio = sc[SC_PRIORITY]
-    ifile = mm.lru_size[base + LRU_INACTIVE_FILE]
-    sc[SC_CACHE_TRIM] = 1 if (ifile >> prio) and not (may & DEACTIVATE_FILE) else 0
-    free = 0
-    high = 0
-    for z in range(mm.node_zone_lo[node], mm.node_zone_hi[node]):
-        free += mm.zone_free[z]
-        high += mm.zone_wmark[z, WMARK_HIGH]
-    file = ifile + mm.lru_size[base + LRU_ACTIVE_FILE]
-    anon = mm.lru_size[base + LRU_INACTIVE_ANON]
-    sc[SC_FILE_IS_TINY] = 1 if (file + free <= high and not (may & DEACTIVATE_ANON)
-                                and (anon >> prio)) else 0
+def target_lru_pages(mm, node, lru, sc):
+    """Size of a list in the reclaim target's lruvec on the node: the memcg's own for reclaim of
+    a non-root memcg, else the whole node (the root lruvec counts every cgroup, hierarchically)."""
+    if sc[SC_TARGET] > 0:
+        return mm.lru_size[lruvec_of(mm, sc[SC_TARGET], node) * NR_LRU_LISTS + lru]
+    return node_lru_pages(mm, node, lru)
 
 
 @njit(cache=True)
-def get_scan_count(mm, node, sc, nr):
+def target_inactive_is_low(mm, node, inactive_lru, sc):
+    inactive = target_lru_pages(mm, node, inactive_lru, sc)
+    active = target_lru_pages(mm, node, inactive_lru + 1, sc)
+    gb = (inactive + active) >> (30 - 12)
+    ratio = isqrt(10 * gb) if gb else 1
+    return inactive * ratio < active
+
+
+@njit(cache=True)
+def prepare_scan_control(mm, node, sc):
+    """prepare_scan_control() (v6.x): which active lists may be aged (judged on the target
+    lruvec), cache_trim_mode and file_is_tiny. Refault-driven deactivation is not modelled."""
+    may = 0
+    if target_inactive_is_low(mm, node, LRU_INACTIVE_ANON, sc):
+        may |= DEACTIVATE_ANON
+    if target_inactive_is_low(mm, node, LRU_INACTIVE_FILE, sc):
+        may |= DEACTIVATE_FILE
+    if sc[SC_MAY_DEACTIVATE] & 4:      # force_deactivate
+        may = DEACTIVATE_ANON | DEACTIVATE_FILE
+    sc[SC_MAY_DEACTIVATE] = (sc[SC_MAY_DEACTIVATE] & 12) | may
+    prio = sc[SC_PRIORITY]
+    ifile = target_lru_pages(mm, node, LRU_INACTIVE_FILE, sc)
+    sc[SC_CACHE_TRIM] = 1 if (ifile >> prio) and not (may & DEACTIVATE_FILE) else 0
+    sc[SC_FILE_IS_TINY] = 0
+    if not cgroup_reclaim(sc):
+        free = 0
+        high = 0
+        for z in range(mm.node_zone_lo[node], mm.node_zone_hi[node]):
+            free += mm.zone_free[z]
+            high += mm.zone_wmark[z, WMARK_HIGH]
+        file = ifile + node_lru_pages(mm, node, LRU_ACTIVE_FILE)
+        anon = node_lru_pages(mm, node, LRU_INACTIVE_ANON)
+        sc[SC_FILE_IS_TINY] = 1 if (file + free <= high and not (may & DEACTIVATE_ANON)
+                                    and (anon >> prio)) else 0
+
+
+@njit(cache=True)
+def get_scan_count(mm, lruvec, sc, nr):
     """get_scan_count() (v5.9+): how many pages of each list to scan at this priority; the
     anon/file split follows swappiness and the recorded reclaim costs (kernel-spec 2.9)."""
     swappiness = mm.knob[K_SWAPPINESS]
     prio = sc[SC_PRIORITY]
+    node = lruvec % mm.kswapd_state.shape[0]
     if sc[SC_MAY_SWAP] == 0 or not can_reclaim_anon_pages(mm, node, sc):
+        scan_balance = SCAN_FILE
+    elif cgroup_reclaim(sc) and swappiness == 0:
         scan_balance = SCAN_FILE
     elif prio == 0 and swappiness > 0:
         scan_balance = SCAN_EQUAL
@@ -323,8 +390,8 @@ def get_scan_count(mm, node, sc, nr):
         scan_balance = SCAN_FILE
     else:
         scan_balance = SCAN_FRACT
-    anon_cost = mm.node_cost[node, 0]
-    file_cost = mm.node_cost[node, 1]
+    anon_cost = mm.lruvec_cost[lruvec, 0]
+    file_cost = mm.lruvec_cost[lruvec, 1]
     total = anon_cost + file_cost
     a = total + anon_cost
     f = total + file_cost
@@ -333,7 +400,7 @@ def get_scan_count(mm, node, sc, nr):
     fp = int((MAX_SWAPPINESS - swappiness) * (t + 1) // (f + 1))
     for lru in range(NR_LRU_LISTS):
         file = lru >= LRU_INACTIVE_FILE
-        scan = mm.lru_size[node * NR_LRU_LISTS + lru] >> prio
+        scan = mm.lru_size[lruvec * NR_LRU_LISTS + lru] >> prio
         if scan_balance == SCAN_FRACT:
             denom = ap + fp
             scan = scan * (fp if file else ap) // denom if denom > 0 else 0
@@ -345,25 +412,26 @@ def get_scan_count(mm, node, sc, nr):
 
 
 @njit(cache=True)
-def shrink_list(mm, node, lru, nr_to_scan, sc, cpu_node, now):
+def shrink_list(mm, lruvec, lru, nr_to_scan, sc, cpu_node, now):
     """shrink_list(): active lists are aged only when prepare_scan_control() allowed it."""
     if lru == LRU_ACTIVE_ANON or lru == LRU_ACTIVE_FILE:
         bit = DEACTIVATE_FILE if lru == LRU_ACTIVE_FILE else DEACTIVATE_ANON
         if sc[SC_MAY_DEACTIVATE] & bit:
-            shrink_active_list(mm, node, lru, nr_to_scan, sc)
+            shrink_active_list(mm, lruvec, lru, nr_to_scan, sc)
         else:
             sc[SC_MAY_DEACTIVATE] |= 8       # skipped_deactivate
         return 0
-    return shrink_inactive_list(mm, node, lru, nr_to_scan, sc, cpu_node, now)
+    return shrink_inactive_list(mm, lruvec, lru, nr_to_scan, sc, cpu_node, now)
 
 
 @njit(cache=True)
-def shrink_lruvec(mm, node, sc, cpu_node, now):
+def shrink_lruvec(mm, lruvec, sc, cpu_node, now):
     """shrink_lruvec() (v6.x): scan the lists round-robin, SWAP_CLUSTER_MAX at a time; once
     nr_to_reclaim is met (kswapd and non-initial direct reclaim) stop the smaller type and
     scale the other down to its remaining proportion."""
     nr = np.zeros(NR_LRU_LISTS, np.int64)
-    get_scan_count(mm, node, sc, nr)
+    node = lruvec % mm.kswapd_state.shape[0]
+    get_scan_count(mm, lruvec, sc, nr)
     targets = nr.copy()
     nr_to_reclaim = sc[SC_NR_TO_RECLAIM]
     proportional = sc[SC_KSWAPD] == 0 and sc[SC_PRIORITY] == DEF_PRIORITY
@@ -373,7 +441,7 @@ def shrink_lruvec(mm, node, sc, cpu_node, now):
             if nr[lru]:
                 k = min(nr[lru], BATCH)
                 nr[lru] -= k
-                reclaimed += shrink_list(mm, node, lru, k, sc, cpu_node, now)
+                reclaimed += shrink_list(mm, lruvec, lru, k, sc, cpu_node, now)
         if reclaimed < nr_to_reclaim or proportional:
             continue
         nr_file = nr[LRU_INACTIVE_FILE] + nr[LRU_ACTIVE_FILE]
@@ -392,16 +460,38 @@ def shrink_lruvec(mm, node, sc, cpu_node, now):
             done = targets[lru] - nr[lru]
             nr[lru] = targets[lru] * (100 - pct) // 100
             nr[lru] -= min(nr[lru], done)
-    if can_age_anon_pages(mm, node, sc) and inactive_is_low(mm, node, LRU_INACTIVE_ANON):
-        shrink_active_list(mm, node, LRU_ACTIVE_ANON, BATCH, sc)
+    if can_age_anon_pages(mm, node, sc) and inactive_is_low(mm, lruvec, LRU_INACTIVE_ANON):
+        shrink_active_list(mm, lruvec, LRU_ACTIVE_ANON, BATCH, sc)
+    return reclaimed
+
+
+@njit(cache=True)
+def shrink_node_memcgs(mm, node, sc, cpu_node, now):
+    """shrink_node_memcgs(): every memcg under the target (all of them for global reclaim and
+    for the root), skipping those under memory.min, and under memory.low unless this is the
+    pass that reclaims protected memory."""
+    reclaimed = 0
+    target = sc[SC_TARGET]
+    for m in range(mm.memcg_usage.shape[0]):
+        if target > 0 and m != target:
+            continue
+        if m > 0 and not cgroup_reclaim(sc):
+            if mm.memcg_usage[m] <= mm.memcg_min[m]:
+                continue
+            if mm.memcg_usage[m] <= mm.memcg_low[m]:
+                if not sc[SC_MEMCG_LOW_RECLAIM]:
+                    sc[SC_MEMCG_LOW_SKIPPED] = 1
+                    continue
+                mm.memcg_stat[m, MEMCG_LOW_EVENTS] += 1
+        reclaimed += shrink_lruvec(mm, lruvec_of(mm, m, node), sc, cpu_node, now)
     return reclaimed
 
 
 @njit(cache=True)
 def shrink_node(mm, node, sc, cpu_node, now):
-    """shrink_node(): one pass over the node's lruvec; any progress resets kswapd_failures."""
+    """shrink_node(): one pass over the node's lruvecs; any progress resets kswapd_failures."""
     prepare_scan_control(mm, node, sc)
-    reclaimed = shrink_lruvec(mm, node, sc, cpu_node, now)
+    reclaimed = shrink_node_memcgs(mm, node, sc, cpu_node, now)
     sc[SC_COST_NS] += np.int64(mm.cost[C_SCAN])
     if reclaimed > 0:
         mm.kswapd_failures[node] = 0
@@ -432,8 +522,11 @@ def balance_pgdat_step(mm, node):
     prio = mm.kswapd_priority[node]
     sc = new_sc(prio, 0, 1)
     now = mm.kswapd_clock[node]
-    if can_age_anon_pages(mm, node, sc) and inactive_is_low(mm, node, LRU_INACTIVE_ANON):
-        shrink_active_list(mm, node, LRU_ACTIVE_ANON, BATCH, sc)
+    if can_age_anon_pages(mm, node, sc):                 # kswapd_age_node() / age_active_anon()
+        for m in range(mm.memcg_usage.shape[0]):
+            lruvec = lruvec_of(mm, m, node)
+            if inactive_is_low(mm, lruvec, LRU_INACTIVE_ANON):
+                shrink_active_list(mm, lruvec, LRU_ACTIVE_ANON, BATCH, sc)
     nr_to_reclaim = 0
     for z in range(mm.node_zone_lo[node], mm.node_zone_hi[node]):
         if mm.zone_managed[z] > 0:
@@ -490,7 +583,7 @@ def try_to_free_pages(mm, pref_node, nodemask, cpu_node, now):
     Returns the scan control (reclaimed pages, cost)."""
     sc = new_sc(DEF_PRIORITY, BATCH, 0)
     mm.vmstat[cpu_node, vs.ALLOCSTALL_DMA + 3] += 1        # allocstall_movable: user pages
-    for attempt in range(2):
+    for attempt in range(3):
         for prio in range(DEF_PRIORITY, -1, -1):
             sc[SC_PRIORITY] = prio
             sc[SC_NR_SCANNED] = 0
@@ -503,9 +596,38 @@ def try_to_free_pages(mm, pref_node, nodemask, cpu_node, now):
                 shrink_node(mm, node, sc, cpu_node, now + sc[SC_COST_NS])
             if sc[SC_NR_RECLAIMED] >= sc[SC_NR_TO_RECLAIM]:
                 return sc
-        if sc[SC_NR_RECLAIMED] > 0 or not (sc[SC_MAY_DEACTIVATE] & 8):
+        if sc[SC_NR_RECLAIMED] > 0:
             return sc
-        sc[SC_MAY_DEACTIVATE] = 4                              # force_deactivate
+        if sc[SC_MAY_DEACTIVATE] & 8:
+            sc[SC_MAY_DEACTIVATE] = 4                          # force_deactivate
+        elif sc[SC_MEMCG_LOW_SKIPPED]:
+            sc[SC_MEMCG_LOW_RECLAIM] = 1                       # memory.low is best effort
+            sc[SC_MEMCG_LOW_SKIPPED] = 0
+        else:
+            return sc
+    return sc
+
+
+@njit(cache=True)
+def try_to_free_mem_cgroup_pages(mm, memcg, nr_pages, cpu_node, now, proactive):
+    """try_to_free_mem_cgroup_pages(): cgroup reclaim of the memcg's pages on every node,
+    priority 12 down to 0, until max(nr_pages, SWAP_CLUSTER_MAX) are reclaimed. Demoted pages
+    count as reclaimed although the charge stays with the page (kernel-spec 4)."""
+    sc = new_sc(DEF_PRIORITY, max(nr_pages, BATCH), 0)
+    sc[SC_TARGET] = memcg
+    sc[SC_PROACTIVE] = 1 if proactive else 0
+    for prio in range(DEF_PRIORITY, -1, -1):
+        sc[SC_PRIORITY] = prio
+        sc[SC_NR_SCANNED] = 0
+        last = -1
+        for i in range(mm.zonelist_len[cpu_node]):
+            node = mm.zone_node[mm.zonelist[cpu_node, i]]
+            if node == last:
+                continue
+            last = node
+            shrink_node(mm, node, sc, cpu_node, now + sc[SC_COST_NS])
+        if sc[SC_NR_RECLAIMED] >= sc[SC_NR_TO_RECLAIM]:
+            break
     return sc
 
 

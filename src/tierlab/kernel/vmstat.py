@@ -31,6 +31,7 @@ ITEMS = (
     "oom_kill",
     # not in /proc/vmstat: the tracepoint mm_vmscan_kswapd_wake, counted per wake-up
     "kswapd_wake",
+    "zone_reclaim_failed",
 )
 
 NODE_STATS = frozenset((
@@ -58,6 +59,7 @@ PGMIGRATE_SUCCESS, PGMIGRATE_FAIL = 43, 44
 NUMA_PTE_UPDATES, NUMA_HINT_FAULTS, NUMA_HINT_FAULTS_LOCAL, NUMA_PAGES_MIGRATED = range(45, 49)
 OOM_KILL = 49
 KSWAPD_WAKE = 50
+ZONE_RECLAIM_FAILED = 51
 NR_ITEMS = len(ITEMS)
 
 assert ITEMS[ALLOCSTALL_DMA] == "allocstall_dma" and ITEMS[KSWAPD_WAKE] == "kswapd_wake"

@@ -13,9 +13,9 @@ import numpy as np
 from numba import njit
 
 from . import vmstat as vs
-from .lru import folio_lru_list, lru_add_head, lru_del
+from .lru import folio_lru_list, lru_add_head, lru_del, node_lru_pages
 from .state import (K_SWAP_PAGES, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
-                    NR_LRU_LISTS, PG_ACTIVE, PG_FILE, PG_REFERENCED, PG_WORKINGSET, SHADOW)
+                    PG_ACTIVE, PG_FILE, PG_REFERENCED, PG_WORKINGSET, SHADOW)
 
 AGE_BITS = 24
 AGE_MASK = (1 << AGE_BITS) - 1
@@ -49,10 +49,10 @@ def workingset_refault(mm, page, node):
     eviction = packed >> 7
     mm.vmstat[node, vs.WORKINGSET_REFAULT_FILE] += 1
     distance = (mm.node_age[evict_node] - eviction) & AGE_MASK
-    base = evict_node * NR_LRU_LISTS
-    workingset = mm.lru_size[base + LRU_ACTIVE_FILE]
+    workingset = node_lru_pages(mm, evict_node, LRU_ACTIVE_FILE)
     if mm.knob[K_SWAP_PAGES] > 0:
-        workingset += mm.lru_size[base + LRU_ACTIVE_ANON] + mm.lru_size[base + LRU_INACTIVE_ANON]
+        workingset += (node_lru_pages(mm, evict_node, LRU_ACTIVE_ANON)
+                       + node_lru_pages(mm, evict_node, LRU_INACTIVE_ANON))
     if distance > workingset:
         return 0
     workingset_age_nonresident(mm, node, 1)

@@ -11,6 +11,7 @@ Contract with tierlab.engine (keep it):
   much simulated time in it (the rest of the stream is dropped); ``repeat`` streams restart.
 - ``IdleStep``: the task holds its memory and does nothing for ``duration_ns``.
 - ``PolicyStep``: set_mempolicy() from now on (later faults use it).
+- ``ReclaimStep``: memory.reclaim of a memcg (proactive reclaim).
 - ``AccessStep.file``: the step's vpns are pages of that file's page cache (shared by every
   task naming the file) instead of the task's anonymous memory; ``io`` says whether they are
   touched through a mapping or through read()/write() (page cache only, no pte).
@@ -59,4 +60,13 @@ class PolicyStep:
     name: str = "policy"
 
 
-Step = AccessStep | IdleStep | PolicyStep
+@dataclass
+class ReclaimStep:
+    """A write to memory.reclaim: proactively reclaim ``pages`` from ``memcg`` (None: the
+    task's own memcg, or the root)."""
+    pages: int
+    memcg: str | None = None
+    name: str = "reclaim"
+
+
+Step = AccessStep | IdleStep | PolicyStep | ReclaimStep

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ScenarioError, TierlabError
 from ..units import PAGE_SIZE, pages, parse_size
-from .base import AccessStep, IdleStep, PolicyStep, Step
+from .base import AccessStep, IdleStep, PolicyStep, ReclaimStep, Step
 from .synthetic import (FillStep, HotColdStep, MixStep, PhasesStep, ScanStep, SyntheticStep,
                         UniformStep, ZipfStep)
 
@@ -147,6 +147,7 @@ SCHEMAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "mix": (("parts",), ("accesses", "think_ns", "duration_s", "name")),
     "read": (("size",), ("file", "passes", *COMMON)),   # buffered read() of a file, sequential
     "idle": (("duration_s",), ("name",)),
+    "reclaim": (("size",), ("memcg", "name")),          # write to memory.reclaim
     "policy": (("mempolicy",), ("name",)),
     "trace": (("path",), ("format", "offset", "think_ns", "duration_s", "ns_per_instruction",
                           "repeat", "name")),
@@ -157,7 +158,7 @@ PARSERS: dict[str, Callable[[object, str], Any]] = {
     "hot_size": _size_pages, "shift": _size_pages, "hold_s": _nonneg, "alpha": _positive,
     "accesses": _count, "passes": _count, "period": _count, "hot_share": _ratio,
     "ns_per_instruction": _nonneg, "repeat": _repeat, "path": _string, "format": _string,
-    "mempolicy": lambda v, f: v, "parts": lambda v, f: v, "file": _string, "io": _io,
+    "mempolicy": lambda v, f: v, "parts": lambda v, f: v, "file": _string, "io": _io, "memcg": _string,
 }
 
 
@@ -229,6 +230,8 @@ def _build_one(spec: object, seed: int, where: str, base_dir: str | None) -> lis
     name = p.get("name", kind)
     if kind == "idle":
         return [IdleStep(p["duration_s"] * 1e9, name)]
+    if kind == "reclaim":
+        return [ReclaimStep(p["size"], p.get("memcg"), name)]
     if kind == "policy":
         return [PolicyStep(parse_mempolicy(p["mempolicy"], f"{where}.mempolicy"), name)]
     if kind == "trace":

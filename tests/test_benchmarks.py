@@ -1,0 +1,58 @@
+"""The benchmark suite's small mode (`python -m benchmarks --small`) still works: every case
+runs, the references sit beside tierlab, and the table has its rows and columns with sane
+numbers. Timings are not checked (CI machines are noisy); that is what the full suite is for."""
+
+import math
+
+import pytest
+
+from benchmarks.cases import build_cases
+from benchmarks.references import have_libcachesim
+from benchmarks.runner import format_report, run_suite
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return run_suite(small=True, jit=True, jit_cold=False, log=lambda *a, **k: None)
+
+
+def test_every_case_has_its_rows(suite):
+    rows = {(r["case"], r["impl"]) for r in suite["rows"]}
+    for case in build_cases(small=True):
+        for v in case.variants:
+            assert (case.name, v.label) in rows
+        assert (case.name, "workload generator alone") in rows
+        if case.cache_pages and have_libcachesim():
+            assert (case.name, "libCacheSim LRU") in rows
+            assert (case.name, "libCacheSim Clock") in rows
+    assert ("zipf", "Python OrderedDict LRU") in rows
+    assert ("zipf", "tierlab demotion off (swap)") in rows
+
+
+def test_numbers_are_sane(suite):
+    for r in suite["rows"]:
+        assert r["accesses"] > 0, r
+        assert r["seconds"] and all(s > 0 and math.isfinite(s) for s in r["seconds"]), r
+        assert r["rate"] > 0, r
+        assert r["peak_rss_mib"] > 0, r
+    tier = {(r["case"], r["impl"]): r for r in suite["rows"]}
+    zipf = tier[("zipf", "tierlab demotion")]
+    assert zipf["counters"]["pgdemote_kswapd"] + zipf["counters"]["pgdemote_direct"] > 0
+    if have_libcachesim():
+        assert zipf["ratio_vs_lru"] > 0
+        lru = tier[("zipf", "libCacheSim LRU")]
+        assert 0.0 < float(lru["quality"].split()[-1]) < 1.0
+    assert 1 <= sum(suite["page_state"].values()) <= 64
+    assert suite["jit"]["cached"]["jit_s"] >= 0
+
+
+def test_table_and_targets(suite):
+    text = format_report(suite)
+    header = text.splitlines()[2]
+    for col in ("case", "implementation", "accesses/s (median)", "vs libCacheSim LRU", "peak RSS MiB"):
+        assert col in header
+    names = {t["target"] for t in suite["targets"]}
+    assert any("Zipf with demotion" in n for n in names)
+    assert any("page state" in n for n in names)
+    assert any("promotion on / off" in n for n in names)
+    assert "| target | measured | goal | holds |" in text

@@ -1,0 +1,126 @@
+"""Memory cgroups: reclaim inside the memcg at memory.max, demotion by profile, memcg OOM,
+proactive reclaim (memory.reclaim) and node_reclaim (zone_reclaim_mode)."""
+
+import pytest
+
+import tierlab.simulate as sim
+from tierlab.errors import ScenarioError
+from tierlab.scenario import load_scenario
+
+
+def memcg_scenario(profile="v6.1", swap="256MiB", limit="32MiB", fill="64MiB", steps=(), **kernel):
+    k = {"profile": profile, **kernel}
+    if profile == "rfc-2020":
+        k.setdefault("zone_reclaim_mode", 8)          # RECLAIM_MIGRATE: demotion on
+    else:
+        k.setdefault("demotion_enabled", True)
+    return load_scenario({
+        "kernel": k,
+        "node": [{"id": 0, "cpus": 1, "memory": "128MiB"},
+                 {"id": 1, "memory": "128MiB", "kind": "pmem", "driver": "kmem"}],
+        "swap": {"size": swap},
+        "memcg": [{"name": "job", "max": limit}],
+        "run": {"check": True},
+        "task": [{"name": "app", "cpu_node": 0, "memcg": "job",
+                  "workload": [{"type": "fill", "size": fill}, *steps]}],
+    })
+
+
+def demoted(r):
+    return r.vmstat["pgdemote_kswapd"] + r.vmstat["pgdemote_direct"]
+
+
+def test_rfc2020_memcg_reclaim_never_demotes():
+    r = sim.run(memcg_scenario("rfc-2020"))
+    v = r.vmstat
+    assert demoted(r) == 0 and v["pgsteal_anon"] > 0 and v["pswpout"] > 0
+    m = r.memcg["job"]
+    assert m["usage"] <= m["max"] == 32 * 256 and m["events"]["max"] > 0 and m["stat"]["pgdemote"] == 0
+    # cgroup reclaim is not counted in the global pgscan/pgsteal_{kswapd,direct}
+    assert v["pgscan_direct"] == v["pgsteal_direct"] == v["pgscan_kswapd"] == 0
+    assert m["stat"]["pgsteal"] == v["pgsteal_anon"] and m["stat"]["pgscan"] == v["pgscan_anon"]
+    assert not r.oom["killed"]
+
+
+def test_v61_memcg_reclaim_demotes_without_uncharging():
+    r = sim.run(memcg_scenario("v6.1"))
+    m = r.memcg["job"]
+    assert demoted(r) > 0 and m["stat"]["pgdemote"] == demoted(r)
+    # demotion keeps the charge, so the memcg still had to swap to stay under its limit
+    assert r.vmstat["pswpout"] > 0 and m["usage"] <= 32 * 256
+    assert m["usage"] == sum(r.residency["final"]["app"].values())
+    assert not r.oom["killed"]
+
+
+def test_memcg_oom_when_nothing_can_leave():
+    r = sim.run(memcg_scenario("v6.1", swap="0"))
+    assert r.oom["killed"] and r.oom["victims"] == ["app"]
+    assert r.memcg["job"]["events"]["oom_kill"] == 1 and r.memcg["job"]["events"]["max"] > 0
+    assert demoted(r) > 0          # it demoted first: progress that did not lower the charge
+
+
+def test_memory_reclaim_demotes_and_counts_as_direct():
+    step = [{"type": "reclaim", "size": "8MiB"}]
+    r = sim.run(memcg_scenario("v6.12", limit="max", fill="16MiB", steps=step, swap="64MiB"))
+    assert r.metrics["tasks"]["app"]["proactive_reclaimed"][0] >= 8 * 256
+    assert demoted(r) > 0 and r.vmstat["pgdemote_direct"] == demoted(r)   # proactive = direct before 2025
+    assert r.vmstat["pgsteal_direct"] == 0                                  # cgroup reclaim
+    off = sim.run(memcg_scenario("v6.12", limit="max", fill="16MiB", steps=step, swap="64MiB",
+                                 demotion_enabled=False))
+    assert demoted(off) == 0 and off.vmstat["pswpout"] >= 8 * 256
+
+
+def test_proactive_reclaim_does_not_fall_back_from_the_top_tier_on_v612():
+    """v6.2+ ("mm: disable top-tier fallback to reclaim on proactive reclaim"): pages that could
+    not be demoted stay; v6.1 drops them instead. Node 1 is nearly full of another task's
+    anon memory, which cannot leave it (no swap, last tier)."""
+    def scen(profile):
+        return load_scenario({
+            "kernel": {"profile": profile, "demotion_enabled": True},
+            "node": [{"id": 0, "cpus": 1, "memory": "128MiB"},
+                     {"id": 1, "memory": "64MiB", "kind": "pmem", "driver": "kmem"}],
+            "memcg": [{"name": "job"}], "run": {"check": True},
+            "task": [{"name": "filler", "cpu_node": 0, "mempolicy": "bind:1",
+                      "workload": [{"type": "fill", "size": "62MiB"}, {"type": "idle", "duration_s": 1}]},
+                     {"name": "app", "cpu_node": 0, "memcg": "job", "start_s": 0.5, "workload": [
+                         {"type": "read", "file": "data", "size": "16MiB"},
+                         {"type": "reclaim", "size": "8MiB"}]}],
+        })
+    new, old = sim.run(scen("v6.12")), sim.run(scen("v6.1"))
+    for r in (new, old):
+        assert 0 < demoted(r) < 8 * 256                  # the target filled up part way
+    # page cache dropped from node 0 itself (node 1 may drop what was demoted to it: it is the
+    # last tier, where reclaim is allowed)
+    dropped0 = lambda r: 16 * 256 - demoted(r) - r.residency["page_cache"]["data"]["0"]  # noqa: E731
+    assert dropped0(new) == 0
+    assert dropped0(old) > 0 and old.metrics["tasks"]["app"]["proactive_reclaimed"][0] >= 8 * 256
+
+
+def test_bad_memcg_input():
+    with pytest.raises(ScenarioError, match=r"memcg\[0\].max = -1"):
+        memcg_scenario(limit=-1)
+    with pytest.raises(ScenarioError, match=r"memcg\[0\].max = '1TiB'.*larger than the machine"):
+        memcg_scenario(limit="1TiB")
+    d = memcg_scenario().to_dict()
+    d["task"][0]["memcg"] = "nope"
+    with pytest.raises(ScenarioError, match=r"task\[0\].memcg = 'nope'.*defined: job"):
+        load_scenario(d)
+
+
+def test_zone_reclaim_mode_reclaims_page_cache_locally_instead_of_spilling():
+    def scen(mode):
+        return load_scenario({
+            "kernel": {"zone_reclaim_mode": mode},
+            "node": [{"id": 0, "cpus": 1, "memory": "64MiB"}, {"id": 1, "cpus": 1, "memory": "64MiB"}],
+            "distance": [[10, 21], [21, 10]],
+            "run": {"check": True},
+            "task": [{"name": "app", "cpu_node": 0, "workload": [
+                {"type": "read", "file": "data", "size": "48MiB"},
+                {"type": "fill", "size": "40MiB"}]}],
+        })
+    spill = sim.run(scen(0))
+    local = sim.run(scen(1))
+    assert spill.vmstat["pgsteal_file"] == 0 and spill.residency["final"]["app"]["1"] > 0
+    # node_reclaim drops unmapped page cache on node 0 so anon stays local
+    assert local.vmstat["pgsteal_file"] > 0
+    assert local.residency["final"]["app"]["1"] < spill.residency["final"]["app"]["1"]
