@@ -69,3 +69,27 @@ def test_dirty_page_cache_is_written_back_by_kswapd_only():
     assert v["pgpgin"] == 0
     assert v["pgpgout"] > 0 and v["pgsteal_kswapd"] > 0
     assert v["pgpgout"] // 4 <= v["pgsteal_kswapd"]
+
+
+def test_file_workload_bigger_than_its_file_is_an_error(tmp_path):
+    import subprocess
+    import sys
+    scen = tmp_path / "f.toml"
+    scen.write_text('''
+[[node]]
+id = 0
+cpus = 1
+memory = "64MiB"
+
+[[file]]
+name = "data"
+size = "8MiB"
+
+[[task]]
+name = "app"
+cpu_node = 0
+workload = { type = "read", file = "data", size = "16MiB" }
+''')
+    p = subprocess.run([sys.executable, "-m", "tierlab.cli", "run", str(scen)], capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "'data'" in p.stderr and "16777216" in p.stderr and "8388608" in p.stderr

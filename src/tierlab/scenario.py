@@ -102,6 +102,15 @@ class MemcgSpec:
 
 
 @dataclass(frozen=True)
+class FileSpec:
+    """`[[file]]`: a file on storage whose pages the tasks read or map (optional: a file the
+    workloads name without declaring it is as large as they need)."""
+
+    name: str
+    size: int                               # bytes
+
+
+@dataclass(frozen=True)
 class SwapSpec:
     size: int = 0                           # bytes; 0 = no swap
 
@@ -144,6 +153,7 @@ class Scenario:
     run: RunSpec = RunSpec()
     hmat: bool = True                       # firmware reports HMAT numbers (memory tiers from v6.10 use them)
     memcgs: tuple[MemcgSpec, ...] = ()
+    files: tuple[FileSpec, ...] = ()
     seed: int = 0
     name: str = "scenario"
     # file the scenario came from, for error messages; not part of equality, so a scenario
@@ -201,7 +211,7 @@ LRU_KINDS = ("classic",)   # MGLRU is not modelled yet: refuse it rather than ru
 STRUCT_PAGE_BYTES_PER_PAGE = 64     # sizeof(struct page) on x86-64: memmap = memory / 64
 
 _TOP_FIELDS = ("name", "seed", "preset", "hmat", "kernel", "node", "distance", "swap", "task",
-               "cost", "run", "memcg")
+               "cost", "run", "memcg", "file")
 _MEMCG_FIELDS = ("name", "max", "low", "min")
 _NODE_FIELDS = ("id", "cpus", "memory", "kind", "read_latency_ns", "write_latency_ns", "bandwidth",
                 "read_bandwidth", "write_bandwidth", "movable", "driver", "reserved",
@@ -368,10 +378,28 @@ def _load(src: Any) -> Scenario:
         run=_read_run(r, data.get("run", {})),
         hmat=r.bool_(data.get("hmat", True), "hmat"),
         memcgs=memcgs,
+        files=_read_files(r, data.get("file", [])),
         seed=r.int_(data.get("seed", 0), "seed"),
         name=r.str_(data.get("name", default_name), "name"),
         source=source,
     )
+
+
+def _read_files(r: _Reader, raw: object) -> tuple[FileSpec, ...]:
+    if not isinstance(raw, list):
+        r.fail("file", raw, "expected [[file]] tables")
+    out: list[FileSpec] = []
+    for i, f in enumerate(raw):
+        path = f"file[{i}]"
+        f = r.table(f, path, ("name", "size"))
+        for key in ("name", "size"):
+            if key not in f:
+                r.fail(path, f, f"needs {key!r}")
+        name = r.str_(f["name"], f"{path}.name")
+        if any(o.name == name for o in out):
+            r.fail(f"{path}.name", name, "used twice")
+        out.append(FileSpec(name, r.size(f["size"], f"{path}.size")))
+    return tuple(out)
 
 
 def _read_memcgs(r: _Reader, raw: object, machine_bytes: int) -> tuple[MemcgSpec, ...]:
@@ -723,4 +751,5 @@ def _scenario_to_dict(s: Scenario) -> dict[str, Any]:
         "cost": asdict(s.cost),
         "run": asdict(s.run),
         "memcg": [{k: v for k, v in asdict(m).items() if v is not None} for m in s.memcgs],
+        "file": [asdict(f) for f in s.files],
     }

@@ -176,9 +176,14 @@ def run(scenario: Scenario | Any, progress: Callable[[float], None] | None = Non
                             f"{scenario.source}: task[{t}].workload", base_dir)
         runs.append(_TaskRun(steps))
     footprints = [max(1, footprint_pages(r.steps)) for r in runs]
-    files: dict[str, int] = {}
-    for r in runs:
+    files = {f.name: (f.size + 4095) // 4096 for f in scenario.files}
+    declared = dict(files)
+    for t, r in enumerate(runs):
         for name, pages in file_footprints(r.steps).items():
+            if name in declared and pages > declared[name]:
+                raise ScenarioError(
+                    f"{scenario.source}: task[{t}].workload: file {name!r} is touched up to "
+                    f"{pages * 4096} bytes but [[file]] {name!r} has size {declared[name] * 4096}")
             files[name] = max(files.get(name, 0), pages)
     file_base = {}
     base = sum(footprints)
