@@ -21,10 +21,10 @@ from .units import PAGE_SIZE, parse_size
 DEMO_SCENARIO = "demo.toml"
 
 EXPLANATIONS = {
-    "no-demotion": "demotion off: allocations spill to PMEM when DRAM is full, and reclaim "
-                   "on either node writes pages to swap (demotion_enabled=0, numa_balancing=0)",
+    "no-demotion": "demotion off: the program is bound to DRAM, so reclaim there can only "
+                   "write pages to swap, and PMEM stays idle (demotion_enabled=0)",
     "demotion": "demotion in lieu of discard: reclaim on DRAM migrates its coldest pages to "
-                "PMEM instead of swapping them; only PMEM's reclaim swaps (demotion_enabled=1)",
+                "PMEM instead of swapping them (demotion_enabled=1)",
     "demotion+promotion": "demotion plus NUMA-balancing memory tiering: hint faults find hot "
                           "pages on PMEM and promote them back to DRAM (numa_balancing=2)",
     "all-fast": "the ideal: the same total memory, all of it DRAM (one node)",

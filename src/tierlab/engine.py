@@ -64,7 +64,9 @@ def run_accesses(mm, t, base, file, syscall, vpn, op, gap, use_gap, i, t_limit):
         if kswapd_awake(mm):
             run_kswapds(mm, clock)
         if clock >= mm.task_numa_next[t]:
-            clock += task_numa_work(mm, t, clock)
+            c = task_numa_work(mm, t, clock)
+            clock += c
+            mm.task_tier_ns[t] += c
         page = base + vpn[i]
         o = op[i]
         if o == FREE:
@@ -83,7 +85,9 @@ def run_accesses(mm, t, base, file, syscall, vpn, op, gap, use_gap, i, t_limit):
         elif syscall:
             folio_mark_accessed(mm, page)
         elif mm.pg_flags[page] & PG_PROTNONE:
-            clock += do_numa_page(mm, t, page, clock)
+            c = do_numa_page(mm, t, page, clock)
+            clock += c
+            mm.task_tier_ns[t] += c
             z = mm.pg_zone[page]
         node = mm.zone_node[z]
         if o == WRITE:

@@ -71,12 +71,14 @@ class MemPolicy:
 
     mode: str = "default"
     nodes: tuple[int, ...] = ()
+    balancing: bool = False                 # MPOL_F_NUMA_BALANCING (bind only; numactl --balancing)
 
     def __str__(self) -> str:
-        """The scenario-file spelling: "default", "bind:0,1", "preferred:1", ..."""
+        """The scenario-file spelling: "default", "bind:0,1", "bind:0+balancing", ..."""
         if not self.nodes:
             return self.mode
-        return f"{self.mode}:{','.join(str(n) for n in self.nodes)}"
+        text = f"{self.mode}:{','.join(str(n) for n in self.nodes)}"
+        return text + "+balancing" if self.balancing else text
 
 
 @dataclass(frozen=True)
@@ -221,12 +223,20 @@ _TASK_FIELDS = ("name", "cpu_node", "mempolicy", "workload", "memcg", "start_s")
 
 def parse_mempolicy(text: object) -> MemPolicy:
     """ "default" | "local" | "bind:N[,M...]" | "preferred:N" | "interleave:N,M"; node lists take
-    ranges ("0-2"). ValueError says what is wrong."""
+    ranges ("0-2"); "bind:...+balancing" adds MPOL_F_NUMA_BALANCING (v5.12+: NUMA balancing
+    may move pages among, and promote them to, the bound nodes). ValueError says what is
+    wrong."""
     if not isinstance(text, str):
-        raise ValueError("expected a string such as \"bind:0\"")
+        raise ValueError(f"expected a string such as \"bind:0\", got {text!r}")
+    text, plus, flag = text.strip().partition("+")
+    if plus and flag.strip() != "balancing":
+        raise ValueError(f"unknown flag {flag.strip()!r}; valid: +balancing")
     mode, _, rest = text.strip().partition(":")
+    mode = mode.strip().lower()
+    if plus and mode != "bind":
+        raise ValueError("+balancing goes with bind only (MPOL_F_NUMA_BALANCING)")
     if mode not in MEMPOLICY_MODES:
-        raise ValueError(f"unknown mode {mode!r}; valid: default, local, bind:N[,M], "
+        raise ValueError(f"unknown mempolicy mode {mode!r}; valid: default, local, bind:N[,M], "
                          "preferred:N, interleave:N,M (ranges such as 0-2 allowed)")
     nodes: set[int] = set()
     for part in filter(None, (p.strip() for p in rest.split(","))):
@@ -243,7 +253,7 @@ def parse_mempolicy(text: object) -> MemPolicy:
         raise ValueError(f"{mode} needs nodes, e.g. {mode}:0")
     if mode == "preferred" and len(nodes) != 1:
         raise ValueError("preferred takes exactly one node")
-    return MemPolicy(mode, tuple(sorted(nodes)))
+    return MemPolicy(mode, tuple(sorted(nodes)), bool(plus))
 
 
 class _Reader:

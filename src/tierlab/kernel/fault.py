@@ -283,6 +283,7 @@ def handle_mm_fault(mm, t, page, write, file, syscall):
         f = PG_FILE
         if old == SHADOW:
             f |= workingset_refault(mm, page, node)
+            mm.task_tier_ns[t] += mm.cost[C_FILE_READ]
         if not (syscall and write):
             mm.vmstat[cpu, vs.PGPGIN] += 4
             cost += mm.cost[C_FILE_READ]
@@ -299,6 +300,7 @@ def handle_mm_fault(mm, t, page, write, file, syscall):
             mm.vmstat[cpu, vs.PSWPIN] += 1
             mm.vmstat[cpu, vs.PGPGIN] += 4
             cost += mm.cost[C_SWAP_IN]
+            mm.task_tier_ns[t] += mm.cost[C_SWAP_IN]
     if write:
         f |= PG_DIRTY
     mm.pg_flags[page] = f

@@ -19,7 +19,7 @@ from .migrate import migrate_folio
 from .page_alloc import get_page_from_freelist, wakeup_kswapd, zone_watermark_ok
 from .state import (C_HINT_FAULT, C_NUMA_SCAN_PTE, K_HOT_THRESHOLD_MS, K_NUMA_BALANCING,
                     K_PROMOTE_RATE_LIMIT, K_SCAN_DELAY_MS, K_SCAN_PERIOD_MAX_MS,
-                    K_SCAN_PERIOD_MIN_MS, K_SCAN_SIZE_MB, MPOL_DEFAULT, MPOL_LOCAL,
+                    K_SCAN_PERIOD_MIN_MS, K_SCAN_SIZE_MB, MPOL_BIND,
                     NBP_RL_NR_CAND, NBP_RL_START, NBP_TH_NR_CAND, NBP_TH_START, NBP_THRESHOLD,
                     PG_PROMOTED, PG_PROTNONE, WMARK_HIGH, WMARK_LOW, WMARK_MIN, WMARK_PROMO)
 
@@ -91,8 +91,7 @@ def task_numa_work(mm, t, now):
     if mm.task_scan_period[t] == 0:
         mm.task_scan_period[t] = task_scan_min(mm, t)       # task_scan_start()
     mm.task_numa_next[t] = now + mm.task_scan_period[t] * 1e6
-    mpol = mm.task_mpol[t]
-    if mpol != MPOL_DEFAULT and mpol != MPOL_LOCAL:
+    if not mm.task_mof[t]:                  # vma_policy_mof(): explicit policies are not sampled
         return 0.0
     base = mm.task_base[t]
     n = mm.task_footprint[t]
@@ -232,6 +231,10 @@ def do_numa_page(mm, t, page, now):
     cost = mm.cost[C_HINT_FAULT]
     tiering_page = (mm.knob[K_NUMA_BALANCING] & NUMA_BALANCING_MEMORY_TIERING) and not mm.toptier[src]
     dst = cpu
+    # mpol_misplaced(): a bind policy (with MPOL_F_NUMA_BALANCING) moves pages only to the
+    # faulting CPU's node when that node is one of the bound ones
+    if mm.task_mpol[t] == MPOL_BIND and not (mm.task_nodemask[t] >> cpu) & 1:
+        dst = src
     if src == dst or not should_numa_migrate_memory(mm, page, src, dst, cpu, now):
         if not tiering_page:
             mm.task_numa_faults[t, LOCAL if src == cpu else REMOTE] += 1

@@ -174,11 +174,14 @@ class MM(NamedTuple):
     task_mpol: np.ndarray     # MPOL_*
     task_nodemask: np.ndarray # bitmask of policy nodes
     task_pref: np.ndarray     # preferred node (position)
+    task_mof: np.ndarray      # policy has MPOL_F_MOF: default/local, or bind with MPOL_F_NUMA_BALANCING
     task_il_next: np.ndarray  # next interleave node
     task_rss: np.ndarray      # [task, node] pages resident
     task_access: np.ndarray   # [task, node] accesses served by each node
     task_mem_ns: np.ndarray   # [task] float64 time spent in memory accesses
     task_stall_ns: np.ndarray # [task] float64 time in direct reclaim
+    task_tier_ns: np.ndarray  # [task] float64 time an all-fast machine would not spend: swap-ins,
+                              # refaults, NUMA-balancing scans, hint faults and migrations
     task_numa_next: np.ndarray  # [task] float64 ns of the next task_numa_work()
     task_scan_period: np.ndarray  # [task] numa_scan_period, ms
     task_scan_offset: np.ndarray  # [task] numa_scan_offset, vpn
@@ -259,11 +262,13 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int, n_memcgs: int
         task_mpol=np.zeros(n_tasks, i64),
         task_nodemask=np.zeros(n_tasks, i64),
         task_pref=np.zeros(n_tasks, i64),
+        task_mof=np.ones(n_tasks, i64),
         task_il_next=np.zeros(n_tasks, i64),
         task_rss=np.zeros((n_tasks, n_nodes), i64),
         task_access=np.zeros((n_tasks, n_nodes), i64),
         task_mem_ns=np.zeros(n_tasks, np.float64),
         task_stall_ns=np.zeros(n_tasks, np.float64),
+        task_tier_ns=np.zeros(n_tasks, np.float64),
         task_numa_next=np.full(n_tasks, np.inf),
         task_scan_period=np.zeros(n_tasks, i64),
         task_scan_offset=np.zeros(n_tasks, i64),

@@ -25,39 +25,13 @@ MEMPOLICY_MODES = ("default", "local", "bind", "preferred", "interleave")
 
 
 def parse_mempolicy(text: object, where: str = "mempolicy"):
-    """"default" | "local" | "bind:N[,M]" | "preferred:N" | "interleave:N,M" (node lists take
-    ranges, "0-2,4") -> ``tierlab.scenario.MemPolicy``; nodes sorted and unique, as a nodemask."""
-    from ..scenario import MemPolicy   # lazy: the scenario module imports this one
-
-    usage = ('expected "default", "local", "bind:N[,M]", "preferred:N" or "interleave:N,M" '
-             '(node lists take ranges, e.g. "0-2")')
-    if not isinstance(text, str):
-        raise ScenarioError(f"{where}: {usage}, got {text!r}")
-    mode, sep, rest = text.strip().partition(":")
-    mode = mode.strip().lower()
-    if mode not in MEMPOLICY_MODES:
-        raise ScenarioError(f"{where}: unknown mempolicy mode {mode!r} in {text!r}; valid modes: "
-                            f"{', '.join(MEMPOLICY_MODES)}")
-    if mode in ("default", "local"):
-        if sep and rest.strip():
-            raise ScenarioError(f"{where}: mempolicy {mode!r} takes no nodes, got {text!r}")
-        return MemPolicy(mode, ())
-    if not rest.strip():
-        raise ScenarioError(f"{where}: mempolicy {mode!r} needs nodes, e.g. \"{mode}:0\"; got {text!r}")
-    nodes: set[int] = set()
-    for item in rest.split(","):
-        lo, dash, hi = item.strip().partition("-")
-        try:
-            a = int(lo)
-            b = int(hi) if dash else a
-        except ValueError:
-            raise ScenarioError(f"{where}: bad node list {rest!r} in {text!r}; {usage}") from None
-        if a < 0 or b < a:
-            raise ScenarioError(f"{where}: bad node range {item.strip()!r} in {text!r}; {usage}")
-        nodes.update(range(a, b + 1))
-    if mode == "preferred" and len(nodes) != 1:
-        raise ScenarioError(f"{where}: mempolicy 'preferred' takes exactly one node, got {text!r}")
-    return MemPolicy(mode, tuple(sorted(nodes)))
+    """A mempolicy string (see tierlab.scenario.parse_mempolicy) -> MemPolicy, errors naming
+    ``where``."""
+    from ..scenario import parse_mempolicy as parse   # lazy: the scenario module imports this one
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise ScenarioError(f"{where} = {text!r}: {e}") from None
 
 
 # ---- parameter parsers: (value, field path) -> value, ScenarioError on bad input -----------
