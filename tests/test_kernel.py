@@ -89,3 +89,13 @@ def test_v515_profile_uses_single_target_and_no_promo_watermark():
     assert demoted(r) > 0 and not r.oom["killed"]
     off = sim.run(scenario(profile="v5.15", demotion=False))
     assert off.oom["killed"] and demoted(off) == 0
+
+
+def test_mm_struct_fields_match_its_constructor():
+    """MM is a numba StructRef built by _make_mm: its parameters must be the fields, in order."""
+    import inspect
+    from tierlab.kernel import state as st
+    params = tuple(inspect.signature(st._make_mm.py_func).parameters)
+    assert params == st._FIELD_NAMES
+    mm = st.new_mm(8, 1, 2, 3)
+    assert mm.pg_zone.shape == (8,) and mm.vmstat.shape == (2, len(__import__("tierlab.kernel.vmstat", fromlist=["ITEMS"]).ITEMS))

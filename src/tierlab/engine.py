@@ -56,6 +56,13 @@ def run_accesses(mm, t, base, file, syscall, vpn, op, gap, use_gap, i, t_limit):
     n = vpn.shape[0]
     clock = mm.task_clock[t]
     mem_ns = 0.0
+    # the arrays every access touches, held locally (each mm.x is a load through the struct)
+    pg_zone = mm.pg_zone
+    pg_flags = mm.pg_flags
+    zone_node = mm.zone_node
+    lat_read = mm.lat_read
+    lat_write = mm.lat_write
+    task_access = mm.task_access
     while i < n:
         if clock >= t_limit:
             mm.task_clock[t] = clock
@@ -74,32 +81,32 @@ def run_accesses(mm, t, base, file, syscall, vpn, op, gap, use_gap, i, t_limit):
                 unmap_page(mm, page)
             i += 1
             continue
-        z = mm.pg_zone[page]
+        z = pg_zone[page]
         if z < 0:
             mm.task_clock[t] = clock
             if not handle_mm_fault(mm, t, page, o == WRITE, file, syscall):
                 mm.task_mem_ns[t] += mem_ns
                 return i, KILLED
             clock = mm.task_clock[t]
-            z = mm.pg_zone[page]
+            z = pg_zone[page]
         elif syscall:
             folio_mark_accessed(mm, page)
-        elif mm.pg_flags[page] & PG_PROTNONE:
+        elif pg_flags[page] & PG_PROTNONE:
             c = do_numa_page(mm, t, page, clock)
             clock += c
             mm.task_tier_ns[t] += c
-            z = mm.pg_zone[page]
-        node = mm.zone_node[z]
+            z = pg_zone[page]
+        node = zone_node[z]
         if o == WRITE:
-            mm.pg_flags[page] |= PG_DIRTY if syscall else PG_YOUNG | PG_DIRTY
-            lat = mm.lat_write[cpu, node]
+            pg_flags[page] |= PG_DIRTY if syscall else PG_YOUNG | PG_DIRTY
+            lat = lat_write[cpu, node]
         else:
             if not syscall:
-                mm.pg_flags[page] |= PG_YOUNG
-            lat = mm.lat_read[cpu, node]
+                pg_flags[page] |= PG_YOUNG
+            lat = lat_read[cpu, node]
         if syscall:
             lat += 4096.0 / mm.node_bw[node]
-        mm.task_access[t, node] += 1
+        task_access[t, node] += 1
         mem_ns += lat
         clock += lat + (gap[i] if use_gap else think)
         i += 1

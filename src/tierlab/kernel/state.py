@@ -21,6 +21,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit, types
+from numba.experimental import structref
 
 from . import vmstat
 
@@ -123,7 +125,9 @@ NR_SC = 20
 BATCH = 32                # SWAP_CLUSTER_MAX
 
 
-class MM(NamedTuple):
+class _MMFields(NamedTuple):
+    """The fields of MM, in order (the arrays new_mm() makes)."""
+
     # pages
     pg_zone: np.ndarray
     pg_flags: np.ndarray
@@ -208,6 +212,60 @@ class MM(NamedTuple):
     isolate_buf: np.ndarray   # scratch lists for reclaim (int64)
     demote_buf: np.ndarray
     oom_log: np.ndarray       # [k, 3] time ns, victim task, triggering task; row 0 col 0 = count
+
+
+_FIELD_NAMES = _MMFields._fields
+
+
+@structref.register
+class MMType(types.StructRef):
+    """The numba type of MM: one reference-counted struct holding the arrays, so passing mm to
+    a compiled function costs one incref/decref, not one per array as a NamedTuple does."""
+
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+class MM(structref.StructRefProxy):
+    """The simulated mm. Compiled code sees an MMType struct; Python sees the same arrays as
+    plain attributes (mm.vmstat, mm.pg_zone, ...)."""
+
+    def __new__(cls, **arrays):
+        self = _make_mm(*[arrays[n] for n in _FIELD_NAMES])
+        for n in _FIELD_NAMES:
+            object.__setattr__(self, n, arrays[n])
+        return self
+
+
+structref.define_constructor(MM, MMType, _FIELD_NAMES)
+structref.define_boxing(MMType, MM)
+
+
+@njit(cache=True)
+def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, lru_tail,
+             lru_size, zone_node, zone_type, zone_managed, zone_free, zone_wmark, zone_reserve,
+             zone_kernel, zone_file, node_zone_lo, node_zone_hi, zonelist, zonelist_len,
+             demote_pref, demote_pref_len, demote_allowed, toptier, lruvec_cost, node_promo,
+             node_enough, node_age, kswapd_state, kswapd_clock, kswapd_priority,
+             kswapd_reclaimed, kswapd_failures, kswapd_nap_end, kswapd_cpu, task_base,
+             task_footprint, task_cpu, task_clock, task_alive, task_mpol, task_nodemask,
+             task_pref, task_mof, task_il_next, task_rss, task_access, task_mem_ns,
+             task_stall_ns, task_tier_ns, task_numa_next, task_scan_period, task_scan_offset,
+             task_numa_faults, task_memcg, owner_mapped, memcg_usage, memcg_max, memcg_low,
+             memcg_min, memcg_stat, node_dist, node_cpus, lat_read, lat_write, node_bw, knob,
+             cost, vmstat, rng, isolate_buf, demote_buf, oom_log):
+    return MM(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, lru_tail,
+              lru_size, zone_node, zone_type, zone_managed, zone_free, zone_wmark,
+              zone_reserve, zone_kernel, zone_file, node_zone_lo, node_zone_hi, zonelist,
+              zonelist_len, demote_pref, demote_pref_len, demote_allowed, toptier, lruvec_cost,
+              node_promo, node_enough, node_age, kswapd_state, kswapd_clock, kswapd_priority,
+              kswapd_reclaimed, kswapd_failures, kswapd_nap_end, kswapd_cpu, task_base,
+              task_footprint, task_cpu, task_clock, task_alive, task_mpol, task_nodemask,
+              task_pref, task_mof, task_il_next, task_rss, task_access, task_mem_ns,
+              task_stall_ns, task_tier_ns, task_numa_next, task_scan_period, task_scan_offset,
+              task_numa_faults, task_memcg, owner_mapped, memcg_usage, memcg_max, memcg_low,
+              memcg_min, memcg_stat, node_dist, node_cpus, lat_read, lat_write, node_bw, knob,
+              cost, vmstat, rng, isolate_buf, demote_buf, oom_log)
 
 
 PROFILE_INDEX = {"rfc-2020": 0, "v5.15": 1, "v6.1": 2, "v6.12": 3}
