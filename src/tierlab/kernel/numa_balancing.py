@@ -126,8 +126,10 @@ def task_numa_work(mm, t, now):
         updates += updated
         vpn = end
         if vpn >= n:
+            # the end of the address space ends this scan; the next starts over (numa_scan_seq++)
             vpn = 0
             update_task_scan_period(mm, t)        # a full pass: task_numa_placement()
+            break
     mm.task_scan_offset[t] = vpn
     mm.vmstat[cpu, vs.NUMA_PTE_UPDATES] += updates
     return looked * mm.cost[C_NUMA_SCAN_PTE]
