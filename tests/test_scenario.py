@@ -142,8 +142,9 @@ def test_scenario_files_load_and_round_trip(path):
     d = s.to_dict()
     again = load_scenario(json.loads(json.dumps(d)))
     assert again == s
-    assert d["node"][0]["memory"] == 512 << 20 and d["node"][0]["zones"] == {"DMA": 3856, "DMA32": 113630}
-    assert s.kernel.profile == "v6.12" and s.hmat is True and s.swap.size == 0
+    if Path(path).stem.startswith(("anon-", "promote", "file-")):     # the reference QEMU guest
+        assert d["node"][0]["memory"] == 512 << 20 and d["node"][0]["zones"] == {"DMA": 3856, "DMA32": 113630}
+        assert s.kernel.profile == "v6.12" and s.hmat is True and s.swap.size == 0
 
 
 def test_reference_scenarios_content():

@@ -19,6 +19,35 @@ def _console(quiet: bool = False):
     return Console(quiet=quiet, highlight=False)
 
 
+class _Progress:
+    """A rich status line on stderr while a run simulates (simulated seconds so far); silent
+    under --quiet or when stderr is not a terminal."""
+
+    def __init__(self, quiet: bool):
+        from rich.console import Console
+        self.console = Console(stderr=True)
+        self.enabled = not quiet and self.console.is_terminal
+        self.status = None
+
+    def __enter__(self):
+        if self.enabled:
+            self.status = self.console.status("simulating ...")
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.status is not None:
+            self.status.__exit__(*exc)
+
+    def sim_time(self, seconds: float) -> None:
+        if self.status is not None:
+            self.status.update(f"simulated {seconds:.1f} s")
+
+    def variant(self, name: str, i: int, n: int) -> None:
+        if self.status is not None:
+            self.status.update(f"variant {i + 1}/{n}: {name}")
+
+
 def cmd_run(args) -> int:
     from .report.summary import print_run_summary
     from .scenario import load_scenario
@@ -27,7 +56,8 @@ def cmd_run(args) -> int:
     if args.check:
         from dataclasses import replace
         scenario = replace(scenario, run=replace(scenario.run, check=True))
-    result = run(scenario, progress=None)
+    with _Progress(args.quiet) as p:
+        result = run(scenario, progress=p.sim_time)
     if args.json:
         result.to_json(args.json)
     print_run_summary(result, _console(args.quiet))
@@ -86,7 +116,8 @@ def cmd_compare(args) -> int:
     from .scenario import load_scenario
     scenario = load_scenario(args.scenario)
     variants = build_variants(args.preset or (), args.vary or ()) if (args.preset or args.vary) else None
-    comparison = compare(scenario, variants)
+    with _Progress(args.quiet) as p:
+        comparison = compare(scenario, variants, progress=p.variant)
     print_comparison(comparison, _console(args.quiet))
     path = write_report(comparison, args.out)
     if not args.quiet:

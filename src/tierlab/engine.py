@@ -14,21 +14,13 @@ from .kernel.fault import handle_mm_fault
 from .kernel.lru import folio_lru_list, lru_del
 from .kernel.numa_balancing import do_numa_page, task_numa_work
 from .kernel.page_alloc import free_page
-from .kernel.state import (C_THINK, K_SWAP_USED, KSWAPD_SLEEPING, NOT_PRESENT, PG_DIRTY,
+from .kernel.state import (C_THINK, K_SWAP_USED, NOT_PRESENT, PG_DIRTY,
                            PG_PROTNONE, PG_YOUNG, SWAPPED)
 from .kernel.vmscan import run_kswapds
 from .kernel.workingset import folio_mark_accessed
 from .workloads.base import FREE, WRITE
 
 DONE, TIME_LIMIT, KILLED = 0, 1, 2
-
-
-@njit(cache=True, inline="always")
-def kswapd_awake(mm):
-    for node in range(mm.kswapd_state.shape[0]):
-        if mm.kswapd_state[node] != KSWAPD_SLEEPING:
-            return True
-    return False
 
 
 @njit(cache=True)
@@ -63,12 +55,13 @@ def run_accesses(mm, t, base, file, syscall, vpn, op, gap, use_gap, i, t_limit):
     lat_read = mm.lat_read
     lat_write = mm.lat_write
     task_access = mm.task_access
+    kswapd_due = mm.kswapd_due
     while i < n:
         if clock >= t_limit:
             mm.task_clock[t] = clock
             mm.task_mem_ns[t] += mem_ns
             return i, TIME_LIMIT
-        if kswapd_awake(mm):
+        if clock >= kswapd_due[0]:
             run_kswapds(mm, clock)
         if clock >= mm.task_numa_next[t]:
             c = task_numa_work(mm, t, clock)

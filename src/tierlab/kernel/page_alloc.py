@@ -117,6 +117,8 @@ def kswapd_start(mm, node, now):
     mm.kswapd_priority[node] = DEF_PRIORITY
     mm.kswapd_reclaimed[node] = 0
     mm.vmstat[node, vs.PAGEOUTRUN] += 1
+    if mm.kswapd_clock[node] < mm.kswapd_due[0]:
+        mm.kswapd_due[0] = mm.kswapd_clock[node]
 
 
 @njit(cache=True)

@@ -169,6 +169,7 @@ class _MMFields(NamedTuple):
     kswapd_failures: np.ndarray
     kswapd_nap_end: np.ndarray
     kswapd_cpu: np.ndarray    # float64 ns of CPU time kswapd spent reclaiming
+    kswapd_due: np.ndarray    # [1] float64: earliest time any kswapd has work (run or nap end)
     # tasks
     task_base: np.ndarray
     task_footprint: np.ndarray
@@ -247,26 +248,25 @@ def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, l
              zone_kernel, zone_file, node_zone_lo, node_zone_hi, zonelist, zonelist_len,
              demote_pref, demote_pref_len, demote_allowed, toptier, lruvec_cost, node_promo,
              node_enough, node_age, kswapd_state, kswapd_clock, kswapd_priority,
-             kswapd_reclaimed, kswapd_failures, kswapd_nap_end, kswapd_cpu, task_base,
-             task_footprint, task_cpu, task_clock, task_alive, task_mpol, task_nodemask,
-             task_pref, task_mof, task_il_next, task_rss, task_access, task_mem_ns,
-             task_stall_ns, task_tier_ns, task_numa_next, task_scan_period, task_scan_offset,
-             task_numa_faults, task_memcg, owner_mapped, memcg_usage, memcg_max, memcg_low,
-             memcg_min, memcg_stat, node_dist, node_cpus, lat_read, lat_write, node_bw, knob,
-             cost, vmstat, rng, isolate_buf, demote_buf, oom_log):
+             kswapd_reclaimed, kswapd_failures, kswapd_nap_end, kswapd_cpu, kswapd_due,
+             task_base, task_footprint, task_cpu, task_clock, task_alive, task_mpol,
+             task_nodemask, task_pref, task_mof, task_il_next, task_rss, task_access,
+             task_mem_ns, task_stall_ns, task_tier_ns, task_numa_next, task_scan_period,
+             task_scan_offset, task_numa_faults, task_memcg, owner_mapped, memcg_usage,
+             memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus, lat_read,
+             lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log):
     return MM(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, lru_tail,
               lru_size, zone_node, zone_type, zone_managed, zone_free, zone_wmark,
               zone_reserve, zone_kernel, zone_file, node_zone_lo, node_zone_hi, zonelist,
               zonelist_len, demote_pref, demote_pref_len, demote_allowed, toptier, lruvec_cost,
               node_promo, node_enough, node_age, kswapd_state, kswapd_clock, kswapd_priority,
-              kswapd_reclaimed, kswapd_failures, kswapd_nap_end, kswapd_cpu, task_base,
-              task_footprint, task_cpu, task_clock, task_alive, task_mpol, task_nodemask,
-              task_pref, task_mof, task_il_next, task_rss, task_access, task_mem_ns,
-              task_stall_ns, task_tier_ns, task_numa_next, task_scan_period, task_scan_offset,
-              task_numa_faults, task_memcg, owner_mapped, memcg_usage, memcg_max, memcg_low,
-              memcg_min, memcg_stat, node_dist, node_cpus, lat_read, lat_write, node_bw, knob,
-              cost, vmstat, rng, isolate_buf, demote_buf, oom_log)
-
+              kswapd_reclaimed, kswapd_failures, kswapd_nap_end, kswapd_cpu, kswapd_due,
+              task_base, task_footprint, task_cpu, task_clock, task_alive, task_mpol,
+              task_nodemask, task_pref, task_mof, task_il_next, task_rss, task_access,
+              task_mem_ns, task_stall_ns, task_tier_ns, task_numa_next, task_scan_period,
+              task_scan_offset, task_numa_faults, task_memcg, owner_mapped, memcg_usage,
+              memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus, lat_read,
+              lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log)
 
 PROFILE_INDEX = {"rfc-2020": 0, "v5.15": 1, "v6.1": 2, "v6.12": 3}
 
@@ -312,6 +312,7 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int, n_memcgs: int
         kswapd_failures=np.zeros(n_nodes, i64),
         kswapd_nap_end=np.zeros(n_nodes, np.float64),
         kswapd_cpu=np.zeros(n_nodes, np.float64),
+        kswapd_due=np.full(1, np.inf),
         task_base=np.zeros(n_tasks, i64),
         task_footprint=np.zeros(n_tasks, i64),
         task_cpu=np.zeros(n_tasks, i64),

@@ -552,7 +552,8 @@ def balance_pgdat_done(mm, node):
 
 @njit(cache=True)
 def run_kswapds(mm, until):
-    """Let every awake kswapd catch up to simulated time ``until``."""
+    """Let every awake kswapd catch up to simulated time ``until``; then note when the next
+    one has work (kswapd_due), so the access loop checks a single time."""
     for node in range(mm.kswapd_state.shape[0]):
         while True:
             st = mm.kswapd_state[node]
@@ -571,6 +572,14 @@ def run_kswapds(mm, until):
                     kswapd_start(mm, node, mm.kswapd_clock[node])
             else:
                 break
+    due = np.inf
+    for node in range(mm.kswapd_state.shape[0]):
+        st = mm.kswapd_state[node]
+        if st == KSWAPD_RUNNING:
+            due = min(due, mm.kswapd_clock[node])
+        elif st == KSWAPD_NAPPING:
+            due = min(due, mm.kswapd_nap_end[node])
+    mm.kswapd_due[0] = due
 
 
 # ---------------------------------------------------------------- direct reclaim (2.8)
