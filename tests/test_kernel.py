@@ -63,6 +63,9 @@ def test_swapped_pages_fault_back_in():
                          extra_steps=[{"type": "scan", "size": "96MiB", "passes": 1}]))
     assert r.vmstat["pswpin"] > 0
     assert r.vmstat["pgfault"] == 96 * 256 + r.vmstat["pswpin"]
+    # every swap-in is a refault of a shadow entry the swap-out left (mm/workingset.c)
+    assert r.vmstat["workingset_refault_anon"] == r.vmstat["pswpin"]
+    assert r.vmstat["workingset_activate_anon"] <= r.vmstat["workingset_refault_anon"]
 
 
 def test_interleave_spreads_pages_evenly():

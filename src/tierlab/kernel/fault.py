@@ -282,7 +282,7 @@ def handle_mm_fault(mm, t, page, write, file, syscall):
     if file:
         f = PG_FILE
         if old == SHADOW:
-            f |= workingset_refault(mm, page, node)
+            f |= workingset_refault(mm, page, node, 1)
             mm.task_tier_ns[t] += mm.cost[C_FILE_READ]
         if not (syscall and write):
             mm.vmstat[cpu, vs.PGPGIN] += 4
@@ -296,6 +296,7 @@ def handle_mm_fault(mm, t, page, write, file, syscall):
         if mm.knob[K_ANON_ACTIVE_START]:
             f |= PG_ACTIVE
         if old == SWAPPED:
+            f |= workingset_refault(mm, page, node, 0)
             mm.knob[K_SWAP_USED] -= 1
             mm.vmstat[cpu, vs.PSWPIN] += 1
             mm.vmstat[cpu, vs.PGPGIN] += 4

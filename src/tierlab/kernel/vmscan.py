@@ -25,7 +25,7 @@ from .state import (BATCH, C_FILE_WRITE, C_FREE, C_SCAN, C_SWAP_OUT, K_MEMCG_DEM
                     SC_TARGET, KSWAPD_NAPPING, KSWAPD_RUNNING,
                     KSWAPD_SLEEPING, K_BATCH_DEMOTION, K_CHECK, K_DEMOTE_FALLBACK, K_DEMOTION,
                     K_ERROR, K_PINGPONG, K_SWAP_PAGES, K_SWAP_USED, K_SWAPPINESS, LRU_ACTIVE_ANON,
-                    LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NOT_PRESENT, NR_SC,
+                    LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NOT_PRESENT, NR_SC, SHADOW,
                     NR_LRU_LISTS, PG_ACTIVE, PG_PROMOTED, PG_DIRTY, PG_FILE, PG_REFERENCED, PG_WORKINGSET,
                     PG_YOUNG, SC_CACHE_TRIM, SC_COST_NS, SC_FILE_IS_TINY, SC_KSWAPD,
                     SC_MAY_DEACTIVATE, SC_MAY_SWAP, SC_NO_DEMOTION, SC_NR_DEMOTED, SC_NR_RECLAIMED,
@@ -184,8 +184,7 @@ def pageout_or_free(mm, page, node, sc, ref):
         mm.knob[K_SWAP_USED] += 1
         mm.memcg_stat[mm.pg_memcg[page], MEMCG_PSWPOUT] += 1
         free_page(mm, page)
-        mm.pg_flags[page] = 0
-        mm.pg_zone[page] = SWAPPED
+        workingset_eviction(mm, page, node, SWAPPED)     # the swap cache keeps a shadow too
         mm.vmstat[node, vs.PSWPOUT] += 1
         mm.vmstat[node, vs.PGPGOUT] += 4
         sc[SC_COST_NS] += np.int64(mm.cost[C_SWAP_OUT])
@@ -199,7 +198,7 @@ def pageout_or_free(mm, page, node, sc, ref):
         sc[SC_COST_NS] += np.int64(mm.cost[C_FILE_WRITE])
         sc[SC_NR_PAGEOUT] += 1
     free_page(mm, page)
-    workingset_eviction(mm, page, node)
+    workingset_eviction(mm, page, node, SHADOW)
     sc[SC_COST_NS] += np.int64(mm.cost[C_FREE])
     return 1
 

@@ -15,6 +15,7 @@ from numba import njit
 from . import vmstat as vs
 from .lru import folio_lru_list, lru_add_head, lru_del, node_lru_pages
 from .state import (K_SWAP_PAGES, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
+                    LRU_INACTIVE_FILE,
                     PG_ACTIVE, PG_FILE, PG_REFERENCED, PG_WORKINGSET, SHADOW)
 
 AGE_BITS = 24
@@ -27,36 +28,40 @@ def workingset_age_nonresident(mm, node, nr):
 
 
 @njit(cache=True)
-def workingset_eviction(mm, page, node):
-    """workingset_eviction(): leave a shadow entry (node, age, workingset bit); the eviction
-    itself ages the node."""
+def workingset_eviction(mm, page, node, state):
+    """workingset_eviction(): leave a shadow entry (node, age, workingset bit) in the page cache
+    (state SHADOW) or the swap cache (state SWAPPED); the eviction itself ages the node."""
     eviction = mm.node_age[node] & AGE_MASK
     ws = 1 if mm.pg_flags[page] & PG_WORKINGSET else 0
     workingset_age_nonresident(mm, node, 1)
-    mm.pg_zone[page] = SHADOW
+    mm.pg_zone[page] = state
     mm.pg_scan[page] = np.int32((eviction << 7) | (ws << 6) | node)
     mm.pg_flags[page] = 0
 
 
 @njit(cache=True)
-def workingset_refault(mm, page, node):
-    """workingset_refault() for a page-cache page coming back on ``node``: count the refault;
-    activate it when its refault distance fits in the eviction node's workingset. Returns the
-    page flags to add (PG_ACTIVE, PG_WORKINGSET)."""
+def workingset_refault(mm, page, node, file):
+    """workingset_refault() for a page coming back on ``node`` from storage (page cache) or
+    swap (anon): count the refault; activate it when its refault distance fits in the
+    eviction node's workingset -- active file pages, plus inactive file for anon, plus the anon
+    lists when there is swap (workingset_test_recent()). Returns the flags to add."""
     packed = int(mm.pg_scan[page])
     evict_node = packed & 63
     ws = (packed >> 6) & 1
     eviction = packed >> 7
-    mm.vmstat[node, vs.WORKINGSET_REFAULT_FILE] += 1
+    mm.vmstat[node, vs.WORKINGSET_REFAULT_ANON + file] += 1
     distance = (mm.node_age[evict_node] - eviction) & AGE_MASK
     workingset = node_lru_pages(mm, evict_node, LRU_ACTIVE_FILE)
+    if not file:
+        workingset += node_lru_pages(mm, evict_node, LRU_INACTIVE_FILE)
     if mm.knob[K_SWAP_PAGES] > 0:
-        workingset += (node_lru_pages(mm, evict_node, LRU_ACTIVE_ANON)
-                       + node_lru_pages(mm, evict_node, LRU_INACTIVE_ANON))
+        workingset += node_lru_pages(mm, evict_node, LRU_ACTIVE_ANON)
+        if file:
+            workingset += node_lru_pages(mm, evict_node, LRU_INACTIVE_ANON)
     if distance > workingset:
         return 0
     workingset_age_nonresident(mm, node, 1)
-    mm.vmstat[node, vs.WORKINGSET_ACTIVATE_FILE] += 1
+    mm.vmstat[node, vs.WORKINGSET_ACTIVATE_ANON + file] += 1
     return PG_ACTIVE | (PG_WORKINGSET if ws else 0)
 
 
