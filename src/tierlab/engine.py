@@ -10,30 +10,14 @@ from __future__ import annotations
 
 from numba import njit
 
-from .kernel.fault import handle_mm_fault
-from .kernel.lru import folio_lru_list, lru_del
+from .kernel.fault import handle_mm_fault, zap_page
 from .kernel.numa_balancing import do_numa_page, task_numa_work
-from .kernel.page_alloc import free_page
-from .kernel.state import (C_THINK, K_SWAP_USED, NOT_PRESENT, PG_DIRTY,
-                           PG_PROTNONE, PG_YOUNG, SWAPPED)
+from .kernel.state import C_THINK, PG_DIRTY, PG_PROTNONE, PG_YOUNG
 from .kernel.vmscan import run_kswapds
 from .kernel.workingset import folio_mark_accessed
 from .workloads.base import FREE, WRITE
 
 DONE, TIME_LIMIT, KILLED = 0, 1, 2
-
-
-@njit(cache=True)
-def unmap_page(mm, page):
-    """zap_pte_range() for one page (munmap/MADV_DONTNEED): it leaves its LRU and node."""
-    z = mm.pg_zone[page]
-    if z >= 0:
-        lru_del(mm, folio_lru_list(mm, page), page)
-        free_page(mm, page)
-        mm.pg_flags[page] = 0
-    elif z == SWAPPED:
-        mm.pg_zone[page] = NOT_PRESENT
-        mm.knob[K_SWAP_USED] -= 1
 
 
 @njit(cache=True)
@@ -71,7 +55,7 @@ def run_accesses(mm, t, base, file, syscall, vpn, op, gap, use_gap, i, t_limit):
         o = op[i]
         if o == FREE:
             if not file:
-                unmap_page(mm, page)
+                zap_page(mm, page)
             i += 1
             continue
         z = pg_zone[page]

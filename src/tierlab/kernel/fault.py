@@ -77,6 +77,20 @@ def should_reclaim_retry(mm, zl_node, nodemask, no_progress_loops):
 
 
 @njit(cache=True)
+def zap_page(mm, page):
+    """zap_pte_range() for one page (munmap, MADV_DONTNEED, exit): it leaves its LRU and node,
+    or its swap slot."""
+    z = mm.pg_zone[page]
+    if z >= 0:
+        lru_del(mm, folio_lru_list(mm, page), page)
+        free_page(mm, page)
+        mm.pg_flags[page] = 0
+    elif z == SWAPPED:
+        mm.pg_zone[page] = NOT_PRESENT
+        mm.knob[K_SWAP_USED] -= 1
+
+
+@njit(cache=True)
 def oom_kill_process(mm, t, now, memcg):
     """out_of_memory() / mem_cgroup_out_of_memory(): kill the task with the most resident pages
     (oom_badness()), among the memcg's tasks when memcg >= 0, and free its memory. Returns the
@@ -90,14 +104,7 @@ def oom_kill_process(mm, t, now, memcg):
                 best = rss
                 victim = k
     for page in range(mm.task_base[victim], mm.task_base[victim] + mm.task_footprint[victim]):
-        z = mm.pg_zone[page]
-        if z >= 0:
-            lru_del(mm, folio_lru_list(mm, page), page)
-            free_page(mm, page)
-            mm.pg_flags[page] = 0
-        elif z == SWAPPED:
-            mm.pg_zone[page] = NOT_PRESENT
-            mm.knob[K_SWAP_USED] -= 1
+        zap_page(mm, page)
     mm.task_alive[victim] = 0
     mm.vmstat[mm.task_cpu[t], vs.OOM_KILL] += 1
     mm.memcg_stat[mm.task_memcg[victim], MEMCG_OOM_KILL] += 1

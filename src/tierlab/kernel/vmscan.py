@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from . import vmstat as vs
-from .lru import (isqrt, folio_lru_list, inactive_is_low, isolate_lru_folios, lru_add_head, lru_del,
+from .lru import (isqrt, folio_lru_list, inactive_is_low, isolate_lru_folios, lru_add_head,
                   lruvec_of, node_lru_pages)
 from .migrate import migrate_folio, next_demotion_node
 from .workingset import workingset_eviction
@@ -25,7 +25,7 @@ from .state import (BATCH, C_FILE_WRITE, C_FREE, C_SCAN, C_SWAP_OUT, K_MEMCG_DEM
                     SC_TARGET, KSWAPD_NAPPING, KSWAPD_RUNNING,
                     KSWAPD_SLEEPING, K_BATCH_DEMOTION, K_CHECK, K_DEMOTE_FALLBACK, K_DEMOTION,
                     K_ERROR, K_PINGPONG, K_SWAP_PAGES, K_SWAP_USED, K_SWAPPINESS, LRU_ACTIVE_ANON,
-                    LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NOT_PRESENT, NR_SC, SHADOW,
+                    LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NR_SC, SHADOW,
                     NR_LRU_LISTS, PG_ACTIVE, PG_PROMOTED, PG_DIRTY, PG_FILE, PG_REFERENCED, PG_WORKINGSET,
                     PG_YOUNG, SC_CACHE_TRIM, SC_COST_NS, SC_FILE_IS_TINY, SC_KSWAPD,
                     SC_MAY_DEACTIVATE, SC_MAY_SWAP, SC_NO_DEMOTION, SC_NR_DEMOTED, SC_NR_RECLAIMED,
@@ -584,6 +584,19 @@ def run_kswapds(mm, until):
 # ---------------------------------------------------------------- direct reclaim (2.8)
 
 @njit(cache=True)
+def shrink_zones(mm, pref_node, nodemask, sc, cpu_node, now):
+    """shrink_zones(): shrink_node() once for each node of the (nodemask-filtered) zonelist,
+    in zonelist order (consecutive zones of one node count once)."""
+    last = -1
+    for i in range(mm.zonelist_len[pref_node]):
+        node = mm.zone_node[mm.zonelist[pref_node, i]]
+        if not (nodemask >> node) & 1 or node == last:
+            continue
+        last = node
+        shrink_node(mm, node, sc, cpu_node, now + sc[SC_COST_NS])
+
+
+@njit(cache=True)
 def try_to_free_pages(mm, pref_node, nodemask, cpu_node, now):
     """try_to_free_pages() -> do_try_to_free_pages(): priority 12 down to 0, shrink every node of
     the (nodemask-filtered) zonelist once per round, stop at SWAP_CLUSTER_MAX reclaimed; if
@@ -595,13 +608,7 @@ def try_to_free_pages(mm, pref_node, nodemask, cpu_node, now):
         for prio in range(DEF_PRIORITY, -1, -1):
             sc[SC_PRIORITY] = prio
             sc[SC_NR_SCANNED] = 0
-            last = -1
-            for i in range(mm.zonelist_len[pref_node]):
-                node = mm.zone_node[mm.zonelist[pref_node, i]]
-                if not (nodemask >> node) & 1 or node == last:
-                    continue
-                last = node
-                shrink_node(mm, node, sc, cpu_node, now + sc[SC_COST_NS])
+            shrink_zones(mm, pref_node, nodemask, sc, cpu_node, now)
             if sc[SC_NR_RECLAIMED] >= sc[SC_NR_TO_RECLAIM]:
                 return sc
         if sc[SC_NR_RECLAIMED] > 0:
@@ -627,13 +634,7 @@ def try_to_free_mem_cgroup_pages(mm, memcg, nr_pages, cpu_node, now, proactive):
     for prio in range(DEF_PRIORITY, -1, -1):
         sc[SC_PRIORITY] = prio
         sc[SC_NR_SCANNED] = 0
-        last = -1
-        for i in range(mm.zonelist_len[cpu_node]):
-            node = mm.zone_node[mm.zonelist[cpu_node, i]]
-            if node == last:
-                continue
-            last = node
-            shrink_node(mm, node, sc, cpu_node, now + sc[SC_COST_NS])
+        shrink_zones(mm, cpu_node, np.int64(-1), sc, cpu_node, now)
         if sc[SC_NR_RECLAIMED] >= sc[SC_NR_TO_RECLAIM]:
             break
     return sc

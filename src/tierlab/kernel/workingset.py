@@ -16,7 +16,7 @@ from . import vmstat as vs
 from .lru import folio_lru_list, lru_add_head, lru_del, node_lru_pages
 from .state import (K_SWAP_PAGES, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
                     LRU_INACTIVE_FILE,
-                    PG_ACTIVE, PG_FILE, PG_REFERENCED, PG_WORKINGSET, SHADOW)
+                    PG_ACTIVE, PG_REFERENCED, PG_WORKINGSET)
 
 AGE_BITS = 24
 AGE_MASK = (1 << AGE_BITS) - 1

@@ -3,7 +3,6 @@ Results' time series and tables. Each function writes one PNG and returns its pa
 
 from __future__ import annotations
 
-import os
 from typing import Mapping
 
 import matplotlib
