@@ -20,7 +20,7 @@ from .workloads.base import FREE, WRITE
 DONE, TIME_LIMIT, KILLED = 0, 1, 2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_accesses(mm, t, base, file, syscall, vpn, op, gap, use_gap, i, t_limit):
     """Run task t's accesses vpn[i:], op[i:] until they end or its clock reaches t_limit.
     Pages are ``base + vpn``: the task's anonymous memory, or a file's page cache (``file``),

@@ -252,7 +252,7 @@ def _advance(mm: st.MM, t: int, r: _TaskRun, t_limit: float, pos: dict[int, int]
             _next_step(r)
         return
     if r.chunks is None:
-        r.chunks = step.chunks()
+        r.chunks = _Prefetch(step.chunks())
         r.deadline = mm.task_clock[t] + step.duration_ns if step.duration_ns else math.inf
     limit = min(t_limit, r.deadline)
     while True:
@@ -278,6 +278,31 @@ def _advance(mm: st.MM, t: int, r: _TaskRun, t_limit: float, pos: dict[int, int]
 
 
 _NO_GAP = np.zeros(1, np.float64)
+
+
+class _Prefetch:
+    """Iterate chunks one ahead on a helper thread: the next chunk is generated (numpy releases
+    the GIL) while the engine, compiled with nogil, simulates the current one on the other core.
+    Chunks are the same whatever the timing, so runs stay deterministic."""
+
+    _pool = None
+
+    def __init__(self, it):
+        if _Prefetch._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            _Prefetch._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tierlab-chunks")
+        self.it = it
+        self.ahead = self._pool.submit(next, it, None)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        chunk = self.ahead.result()
+        if chunk is None:
+            raise StopIteration
+        self.ahead = self._pool.submit(next, self.it, None)
+        return chunk
 
 
 def _next_step(r: _TaskRun) -> None:
