@@ -121,7 +121,8 @@ def generate_trace(scenario: dict) -> tuple[np.ndarray, float]:
     from tierlab.workloads import build_steps
     from tierlab.workloads.base import AccessStep
     sc = tierlab.load_scenario(scenario)
-    steps = build_steps(sc.tasks[0].workload, sc.seed * 1_000_003 + 0, "benchmark")
+    from tierlab.simulate import task_seed
+    steps = build_steps(sc.tasks[0].workload, task_seed(sc.seed, 0), "benchmark")
     t = time.perf_counter()
     parts = [c.vpn for s in steps if isinstance(s, AccessStep) for c in s.chunks()]
     dt = time.perf_counter() - t

@@ -33,6 +33,16 @@ SERIES_COUNTERS = ("pgdemote_kswapd", "pgdemote_direct", "pgpromote_success", "p
                    "pgsteal_file", "workingset_refault_file")
 
 
+def task_seed(scenario_seed: int, t: int) -> int:
+    """The seed of task t's workload: one stream per task, all from the scenario's seed."""
+    return scenario_seed * 1_000_003 + t
+
+
+def memcg_ids(scenario: Scenario) -> dict[str, int]:
+    """memcg name -> id in the model (0 is the root)."""
+    return {m.name: k + 1 for k, m in enumerate(scenario.memcgs)}
+
+
 def build_mm(scenario: Scenario, machine: Machine, footprints: list[int],
              files: dict[str, int] | None = None, mapped_files: set[str] = frozenset()) -> st.MM:
     """The simulated mm at boot: zones with their watermarks and free pages, zonelists,
@@ -46,7 +56,7 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int],
     n_owners = len(scenario.tasks) + len(files)
     mm = st.new_mm(int(sum(footprints) + sum(files.values())), n_owners, len(nodes), len(machine.zones),
                    1 + len(scenario.memcgs))
-    memcg_id = {m.name: k + 1 for k, m in enumerate(scenario.memcgs)}
+    memcg_id = memcg_ids(scenario)
     for k, m in enumerate(scenario.memcgs):
         mm.memcg_max[k + 1] = -1 if m.max is None else m.max // 4096
         mm.memcg_low[k + 1] = m.low // 4096
@@ -173,7 +183,7 @@ def run(scenario: Scenario | Any, progress: Callable[[float], None] | None = Non
     # trace paths are relative to the scenario file
     base_dir = str(Path(scenario.source).parent) if Path(scenario.source).is_file() else None
     for t, task in enumerate(scenario.tasks):
-        steps = build_steps(task.workload, scenario.seed * 1_000_003 + t,
+        steps = build_steps(task.workload, task_seed(scenario.seed, t),
                             f"{scenario.source}: task[{t}].workload", base_dir)
         runs.append(_TaskRun(steps))
     footprints = [max(1, footprint_pages(r.steps)) for r in runs]
@@ -191,7 +201,7 @@ def run(scenario: Scenario | Any, progress: Callable[[float], None] | None = Non
     for name, pages in files.items():
         file_base[name] = base
         base += pages
-    memcg_id = {m.name: k + 1 for k, m in enumerate(scenario.memcgs)}
+    memcg_id = memcg_ids(scenario)
     for t, r in enumerate(runs):
         r.base = int(sum(footprints[:t]))
         r.file_base = file_base

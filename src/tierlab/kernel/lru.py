@@ -104,11 +104,16 @@ def isqrt(n):
 
 
 @njit(cache=True)
-def inactive_is_low(mm, lruvec, inactive_lru):
-    """inactive_is_low() (mm/vmscan.c, v5.x-v6.x): the inactive list is too small for its active
-    list when inactive * isqrt(10 * GiB) < active (ratio 1 below 1 GiB)."""
-    inactive = lru_pages(mm, lruvec, inactive_lru)
-    active = lru_pages(mm, lruvec, inactive_lru + 1)
+def inactive_list_is_low(inactive, active):
+    """The rule of inactive_is_low() (mm/vmscan.c, v5.x-v6.x): the inactive list is too small
+    for its active list when inactive * isqrt(10 * GiB) < active (ratio 1 below 1 GiB)."""
     gb = (inactive + active) >> (30 - 12)
     ratio = isqrt(10 * gb) if gb else 1
     return inactive * ratio < active
+
+
+@njit(cache=True)
+def inactive_is_low(mm, lruvec, inactive_lru):
+    """inactive_is_low() for one lruvec."""
+    return inactive_list_is_low(lru_pages(mm, lruvec, inactive_lru),
+                                lru_pages(mm, lruvec, inactive_lru + 1))

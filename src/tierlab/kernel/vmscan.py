@@ -12,11 +12,11 @@ import numpy as np
 from numba import njit
 
 from . import vmstat as vs
-from .lru import (isqrt, folio_lru_list, inactive_is_low, isolate_lru_folios, lru_add_head,
+from .lru import (inactive_list_is_low, folio_lru_list, inactive_is_low, isolate_lru_folios, lru_add_head,
                   lruvec_of, node_lru_pages)
 from .migrate import migrate_folio, next_demotion_node
 from .workingset import workingset_eviction
-from .page_alloc import (DEF_PRIORITY, MAX_RECLAIM_RETRIES, free_page, get_page_from_freelist,
+from .page_alloc import (page_task, DEF_PRIORITY, MAX_RECLAIM_RETRIES, free_page, get_page_from_freelist,
                          kswapd_start, pgdat_balanced, wakeup_kswapd)
 from .state import (BATCH, C_FILE_WRITE, C_FREE, C_SCAN, C_SWAP_OUT, K_MEMCG_DEMOTION,
                     K_PROACTIVE_NO_FALLBACK, MEMCG_LOW_EVENTS, MEMCG_PGDEMOTE, MEMCG_PGSCAN,
@@ -252,10 +252,7 @@ def folio_mapped(mm, page):
     """folio_mapped(): anonymous memory always is; page cache when its file is mmap-ed."""
     if not (mm.pg_flags[page] & PG_FILE):
         return True
-    for t in range(mm.task_base.shape[0]):
-        if mm.task_base[t] <= page < mm.task_base[t] + mm.task_footprint[t]:
-            return mm.owner_mapped[t] != 0
-    return False
+    return mm.owner_mapped[page_task(mm, page)] != 0
 
 
 @njit(cache=True)
@@ -335,11 +332,9 @@ def target_lru_pages(mm, node, lru, sc):
 
 @njit(cache=True)
 def target_inactive_is_low(mm, node, inactive_lru, sc):
-    inactive = target_lru_pages(mm, node, inactive_lru, sc)
-    active = target_lru_pages(mm, node, inactive_lru + 1, sc)
-    gb = (inactive + active) >> (30 - 12)
-    ratio = isqrt(10 * gb) if gb else 1
-    return inactive * ratio < active
+    """inactive_is_low() judged on the reclaim target's lruvec (prepare_scan_control())."""
+    return inactive_list_is_low(target_lru_pages(mm, node, inactive_lru, sc),
+                                target_lru_pages(mm, node, inactive_lru + 1, sc))
 
 
 @njit(cache=True)

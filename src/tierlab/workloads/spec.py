@@ -21,9 +21,6 @@ from .base import AccessStep, IdleStep, PolicyStep, ReclaimStep, Step
 from .synthetic import (FillStep, HotColdStep, MixStep, PhasesStep, ScanStep, SyntheticStep,
                         UniformStep, ZipfStep)
 
-MEMPOLICY_MODES = ("default", "local", "bind", "preferred", "interleave")
-
-
 def parse_mempolicy(text: object, where: str = "mempolicy"):
     """A mempolicy string (see tierlab.scenario.parse_mempolicy) -> MemPolicy, errors naming
     ``where``."""
