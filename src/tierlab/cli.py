@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="print JSON instead of a table")
     t.set_defaults(func=cmd_topology)
 
-    d = sub.add_parser("demo", help="the DRAM + PMEM story: no demotion, demotion, promotion, all-DRAM")
+    d = sub.add_parser("demo", help="the DRAM + PMEM story in two acts (a batch sweep, a Zipf service): no demotion, demotion, promotion, all-DRAM")
     d.add_argument("--out", default="tierlab-report", help="report folder (default: tierlab-report)")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)

@@ -271,7 +271,8 @@ def handle_mm_fault(mm, t, page, write, file, syscall):
     refault is within the workingset; read() marks it accessed. Returns False if the task was
     OOM-killed."""
     cpu = mm.task_cpu[t]
-    mm.vmstat[cpu, vs.PGFAULT] += 1
+    if not syscall:                     # read()/write() miss the page cache without a fault
+        mm.vmstat[cpu, vs.PGFAULT] += 1
     old = mm.pg_zone[page]
     memcg = mm.task_memcg[t]
     # The kernel charges right after allocating; charging first is the same here and keeps
@@ -290,10 +291,14 @@ def handle_mm_fault(mm, t, page, write, file, syscall):
         f = PG_FILE
         if old == SHADOW:
             f |= workingset_refault(mm, page, node, 1)
-            mm.task_tier_ns[t] += mm.cost[C_FILE_READ]
+            # the whole refault is time a machine with enough fast memory would not spend
+            mm.task_tier_ns[t] += mm.cost[C_FILE_READ] + mm.cost[C_PAGE_FAULT]
         if not (syscall and write):
             mm.vmstat[cpu, vs.PGPGIN] += 4
             cost += mm.cost[C_FILE_READ]
+            mm.task_from_storage[t, node] += 1
+            if not syscall:             # filemap_fault(): VM_FAULT_MAJOR
+                mm.vmstat[cpu, vs.PGMAJFAULT] += 1
         if syscall:
             f |= PG_REFERENCED          # filemap_read() -> folio_mark_accessed() on a new folio
         else:
@@ -307,8 +312,10 @@ def handle_mm_fault(mm, t, page, write, file, syscall):
             mm.knob[K_SWAP_USED] -= 1
             mm.vmstat[cpu, vs.PSWPIN] += 1
             mm.vmstat[cpu, vs.PGPGIN] += 4
+            mm.vmstat[cpu, vs.PGMAJFAULT] += 1  # do_swap_page(): no swap cache, read it in
+            mm.task_from_storage[t, node] += 1
             cost += mm.cost[C_SWAP_IN]
-            mm.task_tier_ns[t] += mm.cost[C_SWAP_IN]
+            mm.task_tier_ns[t] += mm.cost[C_SWAP_IN] + mm.cost[C_PAGE_FAULT]
     if write:
         f |= PG_DIRTY
     mm.pg_flags[page] = f

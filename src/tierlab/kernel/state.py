@@ -183,6 +183,8 @@ class _MMFields(NamedTuple):
     task_il_next: np.ndarray  # next interleave node
     task_rss: np.ndarray      # [task, node] pages resident
     task_access: np.ndarray   # [task, node] accesses served by each node
+    task_from_storage: np.ndarray  # [task, node] of those, the ones that waited for storage
+                              # (swap-in, page-cache read), by the node the page landed on
     task_mem_ns: np.ndarray   # [task] float64 time spent in memory accesses
     task_stall_ns: np.ndarray # [task] float64 time in direct reclaim
     task_tier_ns: np.ndarray  # [task] float64 time an all-fast machine would not spend: swap-ins,
@@ -251,10 +253,10 @@ def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, l
              kswapd_reclaimed, kswapd_failures, kswapd_nap_end, kswapd_cpu, kswapd_due,
              task_base, task_footprint, task_cpu, task_clock, task_alive, task_mpol,
              task_nodemask, task_pref, task_mof, task_il_next, task_rss, task_access,
-             task_mem_ns, task_stall_ns, task_tier_ns, task_numa_next, task_scan_period,
-             task_scan_offset, task_numa_faults, task_memcg, owner_mapped, memcg_usage,
-             memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus, lat_read,
-             lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log):
+             task_from_storage, task_mem_ns, task_stall_ns, task_tier_ns, task_numa_next,
+             task_scan_period, task_scan_offset, task_numa_faults, task_memcg, owner_mapped,
+             memcg_usage, memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus,
+             lat_read, lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log):
     return MM(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, lru_tail,
               lru_size, zone_node, zone_type, zone_managed, zone_free, zone_wmark,
               zone_reserve, zone_kernel, zone_file, node_zone_lo, node_zone_hi, zonelist,
@@ -263,10 +265,10 @@ def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, l
               kswapd_reclaimed, kswapd_failures, kswapd_nap_end, kswapd_cpu, kswapd_due,
               task_base, task_footprint, task_cpu, task_clock, task_alive, task_mpol,
               task_nodemask, task_pref, task_mof, task_il_next, task_rss, task_access,
-              task_mem_ns, task_stall_ns, task_tier_ns, task_numa_next, task_scan_period,
-              task_scan_offset, task_numa_faults, task_memcg, owner_mapped, memcg_usage,
-              memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus, lat_read,
-              lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log)
+              task_from_storage, task_mem_ns, task_stall_ns, task_tier_ns, task_numa_next,
+              task_scan_period, task_scan_offset, task_numa_faults, task_memcg, owner_mapped,
+              memcg_usage, memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus,
+              lat_read, lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log)
 
 PROFILE_INDEX = {"rfc-2020": 0, "v5.15": 1, "v6.1": 2, "v6.12": 3}
 
@@ -325,6 +327,7 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int, n_memcgs: int
         task_il_next=np.zeros(n_tasks, i64),
         task_rss=np.zeros((n_tasks, n_nodes), i64),
         task_access=np.zeros((n_tasks, n_nodes), i64),
+        task_from_storage=np.zeros((n_tasks, n_nodes), i64),
         task_mem_ns=np.zeros(n_tasks, np.float64),
         task_stall_ns=np.zeros(n_tasks, np.float64),
         task_tier_ns=np.zeros(n_tasks, np.float64),

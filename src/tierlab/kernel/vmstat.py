@@ -32,6 +32,7 @@ ITEMS = (
     # not in /proc/vmstat: the tracepoint mm_vmscan_kswapd_wake, counted per wake-up
     "kswapd_wake",
     "zone_reclaim_failed",
+    "pgmajfault",
 )
 
 NODE_STATS = frozenset((
@@ -60,11 +61,13 @@ NUMA_PTE_UPDATES, NUMA_HINT_FAULTS, NUMA_HINT_FAULTS_LOCAL, NUMA_PAGES_MIGRATED 
 OOM_KILL = 49
 KSWAPD_WAKE = 50
 ZONE_RECLAIM_FAILED = 51
+PGMAJFAULT = 52
 NR_ITEMS = len(ITEMS)
 
 assert ITEMS[ALLOCSTALL_DMA] == "allocstall_dma" and ITEMS[KSWAPD_WAKE] == "kswapd_wake"
 assert ITEMS[PGDEMOTE_KSWAPD] == "pgdemote_kswapd" and ITEMS[OOM_KILL] == "oom_kill"
 assert ITEMS[NUMA_PAGES_MIGRATED] == "numa_pages_migrated" and ITEMS[PSWPIN] == "pswpin"
+assert ITEMS[PGMAJFAULT] == "pgmajfault"
 
 
 def totals(vmstat) -> dict[str, int]:

@@ -54,6 +54,54 @@ def write_report(comparison_or_result: Any, outdir: str | os.PathLike) -> str:
     return os.path.join(outdir, "index.html")
 
 
+def write_reports(acts: Mapping[str, Any], outdir: str | os.PathLike,
+                  notes: Mapping[str, str] | None = None) -> str:
+    """Several comparisons in one report (``tierlab demo``'s acts): each act's full report in
+    ``outdir/<act>/``, and an index.html with every act's table, its slowdown and hit-ratio
+    plots and ``notes[act]``. Written as atomically as write_report()."""
+    outdir = os.path.abspath(os.fspath(outdir))
+    parent = os.path.dirname(outdir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(outdir)}.tmp-")
+    try:
+        sections = []
+        for act, obj in acts.items():
+            title, results, table = _unpack(obj)
+            os.mkdir(os.path.join(tmp, _slug(act)))
+            _write_all(os.path.join(tmp, _slug(act)), title, results, table)
+            sections.append((act, title, table))
+        with open(os.path.join(tmp, "index.html"), "w", encoding="utf-8") as f:
+            f.write(_acts_page(sections, notes or {}))
+        _replace_dir(tmp, outdir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return os.path.join(outdir, "index.html")
+
+
+def _acts_page(sections: list[tuple[str, str, pd.DataFrame]], notes: Mapping[str, str]) -> str:
+    e = html.escape
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>tierlab report</title><style>{_CSS}</style></head><body>",
+             "<h1>tierlab report</h1>",
+             f'<p class="note">written {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}.</p>']
+    for act, title, table in sections:
+        d = _slug(act)
+        parts += [f"<h2>{e(title)}</h2>"]
+        if act in notes:
+            parts.append(f"<p>{e(notes[act])}</p>")
+        parts += [_html_table(table, "variant", columns(table), fmt),
+                  f'<p class="note">Every plot, counter and residency table of this act: '
+                  f'<a href="{e(d)}/index.html">{e(d)}/index.html</a>.</p>']
+        if len(table) > 1:
+            parts += [f'<img src="{e(d)}/slowdown.png" alt="slowdown per variant">',
+                      f'<img src="{e(d)}/hit_ratio.png" alt="fast-tier hit ratio per variant">']
+    legend = "".join(f"<li><b>{e(header(c))}</b>: {e(COLUMNS.get(c, COLUMN_VS_ALL_FAST if c == VS_ALL_FAST else c))}</li>"
+                     for c in columns(sections[0][2])) if sections else ""
+    parts += [f'<ul class="note">{legend}</ul>', "</body></html>"]
+    return "\n".join(parts)
+
+
 def _replace_dir(new: str, dest: str) -> None:
     if os.path.lexists(dest):
         if not os.path.isdir(dest) or os.path.islink(dest):

@@ -13,7 +13,8 @@ from ..result import Result
 # The comparison table's columns, in order, and what each means (for --help and the report).
 COLUMNS: dict[str, str] = {
     "slowdown": "run time over the same accesses served by the fastest node, minus 1 (max over tasks)",
-    "fast_tier_hit_ratio": "share of accesses served by a top-tier node",
+    "fast_tier_hit_ratio": "share of accesses that found their page on a top-tier node "
+                           "(one that waited for a swap-in or a file read is a miss)",
     "amat_ns": "average memory access time, ns",
     "sim_time_s": "simulated run time, s",
     "pgdemote": "pages demoted (pgdemote_kswapd + pgdemote_direct)",
