@@ -78,6 +78,35 @@ def cmd_topology(args) -> int:
     return 0
 
 
+def cmd_host(args) -> int:
+    from .scenario import load_scenario
+    from .topology.build import build_machine
+    from .topology.host import read_host
+    from .topology.host_scenario import scenario_toml, write_atomic
+    from .topology.host_show import describe, print_host
+    host = read_host(args.root)
+    machine = error = None
+    try:                          # tierlab's view: the generated scenario, resolved and built
+        text = scenario_toml(host)
+        machine = build_machine(load_scenario(text))
+    except TierlabError as e:
+        if args.scenario:         # nothing is written from a scenario that does not load
+            raise
+        error = str(e)
+    if args.json:
+        print(json.dumps(describe(host, machine, error), indent=1))
+    else:
+        console = _console()
+        if not console.is_terminal:       # piped: rows stay one line each
+            console.width = max(console.width, 120)
+        print_host(host, console, machine, error)
+    if args.scenario:
+        write_atomic(args.scenario, text)
+        print(f"scenario of this machine written to {args.scenario}",
+              file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def cmd_trace_convert(args) -> int:
     from .workloads.traces import convert_trace
     info = convert_trace(args.input, args.output, fmt=args.format, compress=args.compress)
@@ -140,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("scenario")
     t.add_argument("--json", action="store_true", help="print JSON instead of a table")
     t.set_defaults(func=cmd_topology)
+
+    h = sub.add_parser("host", help="this machine's nodes, memory tiers, demotion targets, knobs and "
+                                    "tiering counters (from /sys and /proc), against tierlab's view")
+    h.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    h.add_argument("--root", default="/", metavar="DIR",
+                   help="read sys/ and proc/ under DIR (default /)")
+    h.add_argument("--scenario", metavar="OUT.toml", help="write a scenario of this machine")
+    h.set_defaults(func=cmd_host)
 
     d = sub.add_parser("demo", help="the DRAM + PMEM story in two acts (a batch sweep, a Zipf service): no demotion, demotion, promotion, all-DRAM")
     d.add_argument("--out", default="tierlab-report", help="report folder (default: tierlab-report)")

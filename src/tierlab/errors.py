@@ -15,3 +15,8 @@ class ScenarioError(TierlabError):
 
 class TraceError(TierlabError):
     """A trace is unreadable, truncated or corrupt. The message names the file and the byte or line."""
+
+
+class HostError(TierlabError):
+    """A directory given as a machine's root is not a Linux /sys + /proc tree, or a scenario of
+    the machine cannot be written. The message names the directory or file."""
