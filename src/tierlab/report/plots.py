@@ -124,4 +124,4 @@ def plot_slowdown(table: pd.DataFrame, path: str) -> str:
 def plot_hit_ratio(table: pd.DataFrame, path: str) -> str:
     """Bars of each variant's fast-tier hit ratio."""
     return _bars(table[["fast_tier_hit_ratio"]], path,
-                 "accesses served by the fast tier (higher is better)", "fast-tier hit ratio")
+                 "accesses that found their page in the fast tier (higher is better)", "fast-tier hit ratio")
