@@ -217,3 +217,32 @@ def test_compare_validates_every_variant_before_running(small):
         compare(small, {"ok": {}, "bad": {"kernel.bogus": 1}})
     with pytest.raises(CompareError, match="no variants"):
         compare(small, {})
+
+
+# ---- overrides of the resolved dict re-derive defaults, keep trace paths ------------------
+
+def test_memory_and_kind_overrides_rederive_their_defaults(small):
+    s = apply_variant(small, {"node.0.memory": "16MiB", "node.1.kind": "cxl"})
+    assert s.node(0).reserved == 16 * 2**20 // 64          # not the 64 MiB node's 1 MiB
+    assert (s.node(1).read_latency_ns, s.node(1).read_bandwidth) == (250.0, 10e9)
+    d = {**SMALL, "node": [SMALL["node"][0], {**SMALL["node"][1], "read_latency_ns": 400}]}
+    s = apply_variant(load_scenario(d), {"node.1.kind": "cxl"})
+    assert s.node(1).read_latency_ns == 400.0                # given in the file: kept
+    assert s.node(1).write_latency_ns == 400.0 and s.node(1).read_bandwidth == 10e9
+
+
+def test_variants_keep_relative_trace_paths(tmp_path, monkeypatch):
+    from tierlab.workloads import convert_trace
+    (tmp_path / "t.txt").write_text("".join(f"{hex(i * 4096)},R\n" for i in range(300)))
+    convert_trace(str(tmp_path / "t.txt"), str(tmp_path / "t.npz"))
+    (tmp_path / "s.toml").write_text(
+        '[[node]]\nid = 0\ncpus = 1\nmemory = "16MiB"\n'
+        '[[task]]\nname = "a"\ncpu_node = 0\nworkload = [{ type = "trace", path = "t.npz" }]\n')
+    monkeypatch.chdir("/")                                   # relative to the file, not the cwd
+    s = apply_variant(load_scenario(str(tmp_path / "s.toml")), {"kernel.swappiness": 0})
+    assert s.tasks[0].workload[0]["path"] == str(tmp_path.resolve() / "t.npz")
+
+
+def test_a_key_varied_twice_is_an_error():
+    with pytest.raises(CompareError, match="'kernel.swappiness' is already varied"):
+        build_variants([], ["kernel.swappiness=0", "kernel.swappiness=60"])

@@ -28,4 +28,11 @@ def compare(scenario, variants):
     return _compare(scenario, variants)
 
 
-__all__ = ["load_scenario", "run", "compare", "TierlabError", "ScenarioError", "TraceError", "__version__"]
+def sweep(scenario, vary=(), presets=(), jobs=None, scheduler=None, progress=None):
+    """Run every combination of ``vary`` axes and presets, in parallel; returns a Sweep
+    (table + results). See tierlab.sweeps.sweep."""
+    from .sweeps import sweep as _sweep
+    return _sweep(scenario, vary, presets, jobs, scheduler, progress)
+
+
+__all__ = ["load_scenario", "run", "compare", "sweep", "TierlabError", "ScenarioError", "TraceError", "__version__"]

@@ -154,6 +154,35 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    import os
+    import time
+    from rich.console import Console
+    from .report.sweep import sweep_rich_table
+    from .sweeps import sweep
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise TierlabError(f"--out {args.out}: exists and is not a directory")
+    err = Console(stderr=True, highlight=False)
+    show, t0 = not args.quiet and err.is_terminal, time.monotonic()
+
+    def progress(name, done, total, result):
+        if show:
+            err.print(f"[{done}/{total}] {name}: slowdown {result.metrics['slowdown']:.1%}, "
+                      f"{time.monotonic() - t0:.1f} s", markup=False)
+
+    sw = sweep(args.scenario, vary=args.vary or (), presets=args.preset or (), jobs=args.jobs,
+               scheduler=args.scheduler, progress=progress)
+    out = _console(args.quiet)
+    if not out.is_terminal:     # a pipe or file gets the whole table, not 80 squeezed columns
+        out.width = 250
+    out.print(sweep_rich_table(sw.table, sw.axes, f"{sw.scenario.name}: {len(sw.table)} points"))
+    if args.out:
+        path = sw.write_report(args.out)
+        if not args.quiet:
+            print(f"report: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tierlab", description="What Linux does with memory that comes in tiers.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -192,6 +221,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default="tierlab-report")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_compare)
+
+    sw = sub.add_parser("sweep", help="run every combination of --vary values and presets, in parallel; "
+                        "a table, and with --out a CSV, plots and a report")
+    sw.add_argument("scenario")
+    sw.add_argument("--vary", action="append", metavar="KEY=V1,V2,...",
+                    help="e.g. node.0.memory=25%%,50%%,100%% (repeatable: the cartesian product; "
+                         "the first is the plots' x axis)")
+    sw.add_argument("--preset", action="append",
+                    help="no-demotion | demotion | demotion+promotion | all-fast (repeatable)")
+    sw.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                    help="local worker processes (default: the number of CPUs)")
+    sw.add_argument("--scheduler", metavar="ADDR",
+                    help="run on a Dask cluster: tcp://host:8786, or 'local' for a LocalCluster of --jobs workers")
+    sw.add_argument("--out", metavar="DIR", help="write sweep.csv, the plots and index.html here")
+    sw.add_argument("--quiet", action="store_true")
+    sw.set_defaults(func=cmd_sweep)
 
     tr = sub.add_parser("trace", help="capture, convert and inspect memory-access traces")
     tsub = tr.add_subparsers(dest="trace_command", required=True)

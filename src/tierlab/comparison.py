@@ -11,8 +11,14 @@ Key paths: a table key per dot (``kernel.swappiness``). In the ``node`` list the
 a node *id* (``node.1.memory`` is the node the kernel calls node 1); in the ``task`` list it is
 a task name or a list index; in any other list (``workload``, ``distance``) a list index.
 
-A variant may also name a *preset* with the key ``"preset"``; the preset is applied first,
-then the variant's other overrides:
+Overrides go into the resolved dict, where every default is already filled in; so that
+``node.0.memory`` or ``node.1.kind`` mean what they would in a file, a node field still at the
+default its old memory or kind implied (``reserved`` = memory / 64, the kind's latencies,
+bandwidths and driver) is derived anew from the new value. Relative trace paths are made
+absolute (relative to the scenario file), so a variant loads the same from any directory.
+
+A variant may also name a *preset* with the key ``"preset"``; the preset's knobs are applied
+first, then the variant's other overrides:
 
 - ``no-demotion``: ``demotion_enabled = false``, ``numa_balancing = 0`` (reclaim discards or
   swaps; allocations still spill to the slow node under the default mempolicy).
@@ -26,7 +32,9 @@ then the variant's other overrides:
   ``zones`` are dropped (the zone layout is recomputed from the summed memory), and every
   mempolicy (task ``mempolicy`` and ``policy`` workload steps) and ``cpu_node`` that named a
   dropped node now names the fast node (``interleave:0,1`` -> ``interleave:0``). Same total
-  memory, same swap, same kernel knobs: only the speed of the memory changes.
+  memory, same swap, same kernel knobs: only the speed of the memory changes. It is applied
+  after the variant's other overrides, so it is the ideal of *that* variant's machine
+  (``{"preset": "all-fast", "node.0.memory": "25%"}`` merges the 25 % node with the others).
 
 ``compare`` runs the variants one after another in this process; ``Comparison.table`` has
 one row per variant, drawn from each ``Result`` (never recomputed).
@@ -39,6 +47,7 @@ import os
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
@@ -46,7 +55,8 @@ import pandas as pd
 from .errors import TierlabError
 from .report.tables import COLUMNS, VS_ALL_FAST, comparison_table, result_row  # noqa: F401
 from .result import Result
-from .scenario import Scenario, load_scenario, parse_mempolicy
+from .scenario import (KIND_DEFAULTS, KIND_DRIVER, STRUCT_PAGE_BYTES_PER_PAGE, Scenario,
+                       load_scenario, parse_mempolicy)
 
 
 class CompareError(TierlabError):
@@ -130,26 +140,31 @@ def preset_variants(*names: str) -> dict[str, dict[str, Any]]:
     return {n: {"preset": n} for n in names}
 
 
+def variant_axes(presets: Iterable[str] = (), vary: Iterable[str] = ()) -> list[tuple[str, dict[str, dict[str, Any]]]]:
+    """The axes of ``--preset P ... --vary K=V1,V2 ...``: ``("preset", preset_variants(...))``
+    when presets are given, then ``(key, parse_vary(spec))`` per --vary, in order. A key varied
+    twice is an error (the later axis would silently override the earlier one)."""
+    axes: list[tuple[str, dict[str, dict[str, Any]]]] = []
+    presets = list(presets)
+    if presets:
+        axes.append(("preset", preset_variants(*presets)))
+    for spec in vary:
+        variants = parse_vary(spec)
+        key = next(iter(next(iter(variants.values()))))
+        if any(k == key for k, _ in axes):
+            raise CompareError(f"--vary {spec!r}: {key!r} is already varied; give all its values "
+                               "in one --vary")
+        axes.append((key, variants))
+    return axes
+
+
 def build_variants(presets: Iterable[str] = (), vary: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """The variants of ``tierlab compare --preset P ... --vary K=V1,V2 ...``: the cross product
     of the presets and of every --vary axis (any of them may be empty), named by joining the
     parts with a space ("demotion kernel.swappiness=0")."""
-    axes: list[dict[str, dict[str, Any]]] = []
-    presets = list(presets)
-    if presets:
-        axes.append(preset_variants(*presets))
-    for v in vary:
-        axes.append(parse_vary(v))
     out: dict[str, dict[str, Any]] = {"": {}}
-    for axis in axes:
-        nxt = {}
-        for n0, o0 in out.items():
-            for n1, o1 in axis.items():
-                merged = {**o0, **o1}
-                if "preset" in o0 and "preset" in o1:
-                    raise CompareError("only one --preset axis may be combined")
-                nxt[f"{n0} {n1}".strip()] = merged
-        out = nxt
+    for _, axis in variant_axes(presets, vary):
+        out = {f"{n0} {n1}".strip(): {**o0, **o1} for n0, o0 in out.items() for n1, o1 in axis.items()}
     if list(out) == [""]:
         return {}
     return out
@@ -208,7 +223,13 @@ def _list_index(lst: list, part: str, parent: str, where: str, key: str) -> int:
 
 def all_fast(scenario: Scenario) -> Scenario:
     """The all-fast ideal of a scenario (see the module docstring for exactly what changes)."""
-    d = scenario.to_dict()
+    d = _all_fast_dict(portable_dict(scenario))
+    d["name"] = f"{scenario.name} (all-fast)"
+    return _reload(d, scenario, "all-fast")
+
+
+def _all_fast_dict(d: dict[str, Any]) -> dict[str, Any]:
+    """all-fast on a resolved scenario dict (in place; returns it)."""
     cpu_nodes = [n for n in d["node"] if n["cpus"] > 0]
     fast = min(cpu_nodes, key=lambda n: (n["read_latency_ns"], n["id"]))
     merged = dict(fast)
@@ -229,8 +250,7 @@ def all_fast(scenario: Scenario) -> Scenario:
         for step in t["workload"]:
             if step.get("type") == "policy" and "mempolicy" in step:
                 step["mempolicy"] = remap(step["mempolicy"])
-    d["name"] = f"{scenario.name} (all-fast)"
-    return _reload(d, scenario, "all-fast")
+    return d
 
 
 def _reload(d: dict, base: Scenario, what: str) -> Scenario:
@@ -238,7 +258,8 @@ def _reload(d: dict, base: Scenario, what: str) -> Scenario:
     try:
         s = load_scenario(d)
     except ScenarioError as e:
-        raise CompareError(f"variant {what!r} of {base.source}: {e}") from None
+        # the dict is ours, not the user's: name the variant and the field, not "<dict>"
+        raise CompareError(f"variant {what!r} of {base.source}: {str(e).removeprefix('<dict>: ')}") from None
     from dataclasses import replace
     return replace(s, source=f"{base.source} [{what}]")
 
@@ -247,16 +268,52 @@ def apply_variant(scenario: Scenario, overrides: Mapping[str, Any], name: str = 
     """The scenario with a variant's preset and overrides applied, validated."""
     overrides = dict(overrides)
     preset = overrides.pop("preset", None)
+    if preset is None and not overrides:
+        return scenario
     if preset is not None:
         _check_preset(preset)
-        base_over = dict(PRESETS[preset])
-        overrides = {**base_over, **overrides}
-        if preset == "all-fast":
-            scenario = all_fast(scenario)
-    d = scenario.to_dict()
+        overrides = {**PRESETS[preset], **overrides}
+    d = portable_dict(scenario)
+    _forget_derived(d, overrides)
     for key, value in overrides.items():
         set_key(d, key, copy.deepcopy(value))
-    return _reload(d, scenario, name) if overrides or preset else scenario
+    s = _reload(d, scenario, name)
+    if preset == "all-fast":    # after the overrides: "50%" and the like are resolved by now
+        d = _all_fast_dict(s.to_dict())
+        d["name"] = f"{scenario.name} (all-fast)"
+        s = _reload(d, scenario, name)
+    return s
+
+
+def portable_dict(scenario: Scenario) -> dict[str, Any]:
+    """``scenario.to_dict()`` with relative trace paths made absolute, as load_scenario resolved
+    them (against the scenario file's folder, or the current directory for a dict or string),
+    so the dict loads the same in any directory or process."""
+    d = scenario.to_dict()
+    src = Path(scenario.source)
+    base = src.parent.resolve() if src.is_file() else Path.cwd()
+    for t in d["task"]:
+        for step in t["workload"]:
+            if step.get("type") == "trace" and not os.path.isabs(step.get("path", "/")):
+                step["path"] = str(base / step["path"])
+    return d
+
+
+def _forget_derived(d: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Drop the node fields that an override of the node's memory or kind should re-derive:
+    those still at the default the old value implied and not overridden themselves."""
+    for node in d["node"]:
+        prefix = f"node.{node['id']}."
+        if not {f"{prefix}memory", f"{prefix}kind"} & set(overrides):
+            continue
+        rl, wl, rb, wb = KIND_DEFAULTS[node["kind"]]
+        derived = {"read_latency_ns": rl, "write_latency_ns": wl, "read_bandwidth": rb,
+                   "write_bandwidth": wb, "driver": KIND_DRIVER[node["kind"]]}
+        if not node["zones"]:     # with explicit zones, reserved is what the zones leave over
+            derived["reserved"] = node["memory"] // STRUCT_PAGE_BYTES_PER_PAGE
+        for k, default in derived.items():
+            if node.get(k) == default and prefix + k not in overrides:
+                del node[k]
 
 
 # ---------------------------------------------------------------------------------------------
