@@ -56,3 +56,33 @@ def test_table_and_targets(suite):
     assert any("page state" in n for n in names)
     assert any("promotion on / off" in n for n in names)
     assert "| target | measured | goal | holds |" in text
+
+
+def test_trace_reader_benchmark_reads_every_record(tmp_path):
+    from benchmarks.trace_reader import run as run_reader
+
+    rows = run_reader(50_000, 1, str(tmp_path))
+    assert [r["case"] for r in rows] == ["verify", "verify, zlib crc32", "no verify", "deflated"]
+    assert [r["records"] for r in rows] == [50_000, 50_000, 50_000, 5_000]
+    assert all(r["records_per_s"] > 0 and r["records_per_cpu_s"] > 0 for r in rows)
+    assert rows[0]["bytes"] > 50_000 * 17 and not list(tmp_path.iterdir())    # removed after
+
+
+def test_scale_trace_writes_a_dense_trace_and_a_runnable_scenario(tmp_path):
+    import numpy as np
+
+    import tierlab
+    from benchmarks.scale_trace import main as scale_main
+    from tierlab.workloads.npztrace import read_meta, read_npz
+
+    assert scale_main([str(tmp_path), "--accesses", "200000", "--pages", "5000"]) == 0
+    meta = read_meta(str(tmp_path / "trace.npz"))
+    assert meta["dense"] and meta["accesses"] == 200_000 and meta["records"] <= 200_000
+    rs = list(read_npz(str(tmp_path / "trace.npz")))
+    vpn = np.concatenate([r.vpn for r in rs])
+    assert int(np.concatenate([r.count for r in rs]).sum()) == 200_000
+    _, first = np.unique(vpn, return_index=True)
+    assert meta["pages"] == len(first) and (np.diff(first) > 0).all()     # first-seen order
+    res = tierlab.run(str(tmp_path / "scenario.toml"))
+    assert res.metrics["accesses"] == 200_000
+    assert sum(res.residency["final"]["app"].values()) == meta["pages"]

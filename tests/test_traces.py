@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import warnings
+import weakref
 import zipfile
 
 import numpy as np
@@ -85,7 +87,8 @@ def test_npz_broken_files(tmp_path):
             f.write(np.arange(10, dtype=np.int64).tobytes())
         with zf.open("op.npy", "w") as f:
             np.lib.format.write_array(f, np.zeros(100, np.uint8))
-    with pytest.raises(TraceError, match=r"short\.npz: member vpn\.npy: truncated at byte 80 of 800"):
+    with pytest.raises(TraceError, match=r"short\.npz: member vpn\.npy: truncated at byte 80 of 800 "
+                                         r"\(byte \d+ of the file\)"):
         list(read_npz(str(short)))
     # flipped bytes inside a deflated member: CRC / inflate error
     z = tmp_path / "z.npz"
@@ -374,9 +377,42 @@ def test_npz_stored_member_crc_mismatch(tmp_path):
     at = info.header_offset + 30 + len("vpn.npy") + 200 + 8 * 5000   # inside the array data
     raw[at] ^= 0xFF
     p.write_bytes(bytes(raw))
-    with pytest.raises(TraceError, match=r"s\.npz: member vpn\.npy: CRC-32 mismatch .*corrupt"):
-        list(read_npz(str(p)))
+    for block in (1 << 20, 999):              # one block; the flipped byte in block 6 of 11
+        with pytest.raises(TraceError, match=r"s\.npz: member vpn\.npy: CRC-32 mismatch "
+                                             r".*corrupt data in bytes (\d+)\.\.(\d+) of the file") as e:
+            list(read_npz(str(p), block=block))
+        lo, hi = map(int, re.search(r"bytes (\d+)\.\.(\d+) of the file", str(e.value)).groups())
+        assert lo <= at <= hi and hi - lo + 1 == 8 * 10_000
     assert sum(len(r.vpn) for r in read_npz(str(p), verify=False)) == 10_000
+
+
+def test_npz_block_arrays_recycled_only_when_dropped(tmp_path):
+    """A block the consumer still holds is never overwritten; a dropped one is reused (the
+    last, shorter block too, as a view of a recycled array)."""
+    p = tmp_path / "r.npz"
+    n = 21_500
+    with TraceWriter(str(p)) as w:
+        w.append(np.arange(n) * 3, (np.arange(n) % 2).astype(np.uint8), np.arange(n) % 7 + 1)
+
+    def want(i):
+        return np.arange(i * 1000, min((i + 1) * 1000, n))
+
+    kept = []
+    for i, r in enumerate(read_npz(str(p), block=1000)):
+        if i % 3 == 0:                        # blocks 0, 3, ..., 21 (the last: 500 records)
+            kept.append((i, r))
+    assert [len(r.vpn) for _, r in kept][-2:] == [1000, 500]
+    for i, r in kept:
+        np.testing.assert_array_equal(r.vpn, want(i) * 3)
+        np.testing.assert_array_equal(r.op, want(i) % 2)
+        np.testing.assert_array_equal(r.count, want(i) % 7 + 1)
+    it = read_npz(str(p), block=1000)
+    first = weakref.ref(next(it).vpn)
+    reused = 0
+    for i, r in enumerate(it, 1):
+        reused += r.vpn is first() or r.vpn.base is first()
+        np.testing.assert_array_equal(r.vpn, want(i) * 3)
+    assert reused > 0
 
 
 def test_npz_page_numbers_out_of_range(tmp_path):
