@@ -183,6 +183,24 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_kernelref(args) -> int:
+    from .kernelref import kernelref
+    from .kernelref.compare import rich_table
+    report = kernelref(args.scenario, kernel=args.kernel, runs=args.runs, out=args.out,
+                       timeout_s=args.timeout, classic_lru=args.classic_lru)
+    if args.json:
+        print(json.dumps({k: v for k, v in report.items() if k != "tierlab"}, indent=1))
+        return 0
+    console = _console()
+    if not console.is_terminal:
+        console.width = max(console.width, 110)
+    console.print(rich_table(report))
+    for note in report["notes"]:
+        console.print(f"note: {note}")
+    console.print(f"console logs and JSON in {args.out}/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tierlab", description="What Linux does with memory that comes in tiers.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -237,6 +255,21 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", metavar="DIR", help="write sweep.csv, the plots and index.html here")
     sw.add_argument("--quiet", action="store_true")
     sw.set_defaults(func=cmd_sweep)
+
+    kr = sub.add_parser("kernelref", help="boot a real Linux kernel in QEMU with the scenario's topology, "
+                        "run its workload there and compare the kernel's counters with tierlab's")
+    kr.add_argument("scenario")
+    kr.add_argument("--kernel", metavar="PATH_TO_vmlinuz",
+                    help="a bzImage (default: Debian's linux-image-6.12, fetched once into ~/.cache/tierlab/kernelref)")
+    kr.add_argument("--runs", type=int, default=1, metavar="N", help="guest runs (the table shows min-max)")
+    kr.add_argument("--out", default="tierlab-kernelref", metavar="DIR",
+                    help="console logs and JSON (default: tierlab-kernelref)")
+    kr.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    kr.add_argument("--timeout", type=float, default=None, metavar="S",
+                    help="seconds per guest run (default: from the workload's size)")
+    kr.add_argument("--classic-lru", action="store_true",
+                    help="turn the guest's MGLRU off (lru_gen = n), as tierlab models the classic LRU")
+    kr.set_defaults(func=cmd_kernelref)
 
     tr = sub.add_parser("trace", help="capture, convert and inspect memory-access traces")
     tsub = tr.add_subparsers(dest="trace_command", required=True)

@@ -20,3 +20,9 @@ class TraceError(TierlabError):
 class HostError(TierlabError):
     """A directory given as a machine's root is not a Linux /sys + /proc tree, or a scenario of
     the machine cannot be written. The message names the directory or file."""
+
+
+class KernelrefError(TierlabError):
+    """`tierlab kernelref` cannot run a scenario in the guest: a step or field the guest cannot
+    reproduce, a missing tool or package, a guest that failed. The message names the field or
+    the tool (and the apt package that brings it)."""
