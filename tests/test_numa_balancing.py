@@ -127,3 +127,16 @@ def test_normal_mode_moves_misplaced_pages_to_the_cpu_node():
     assert r.residency["final"]["app"] == {"0": 8192, "1": 0}
     assert v["numa_pages_migrated"] == 8192 and v["pgpromote_success"] == 0
     assert v["numa_hint_faults"] >= 8192 and v["numa_hint_faults_local"] >= 0
+
+
+def test_idle_steps_charge_the_scanner_like_the_access_loop():
+    """engine.run_idle runs the NUMA-balancing scanner when it is due and charges its cost to
+    the task's tier time, as the access loop does (one helper, engine.numa_scan_tick)."""
+    from tierlab.engine import run_idle
+    s = hotcold()
+    mm = sim.build_mm(s, build_machine(s), [1000])
+    mm.task_numa_next[0] = 0.0                      # a scan is due
+    run_idle(mm, 0, 1e6)
+    assert mm.task_tier_ns[0] > 0                   # 1000 ptes looked at
+    assert mm.task_clock[0] == pytest.approx(1e6 + mm.task_tier_ns[0])
+    assert mm.task_numa_next[0] > 1e6               # the next scan is a period away

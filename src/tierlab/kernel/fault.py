@@ -6,7 +6,7 @@ killer (mm/oom_kill.c). Kept apart from page_alloc.py because the slow path call
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit
 
 from . import vmstat as vs
 from .lru import folio_lru_list, lru_add_head, lru_del
@@ -16,7 +16,7 @@ from .state import (BATCH, K_NODE_RECLAIM, K_ZONE_RECLAIM_MODE, SC_MAY_UNMAP, SC
                     SC_PRIORITY, MEMCG_MAX_EVENTS, MEMCG_OOM_KILL, C_FILE_READ, C_PAGE_FAULT, C_SWAP_IN, K_ANON_ACTIVE_START, K_SWAP_USED,
                     MPOL_BIND, MPOL_INTERLEAVE, MPOL_PREFERRED, NOT_PRESENT, PG_ACTIVE, PG_DIRTY,
                     PG_FILE, PG_REFERENCED, PG_YOUNG, SC_COST_NS, SC_NR_RECLAIMED, SHADOW, SWAPPED,
-                    WMARK_LOW, WMARK_MIN)
+                    WMARK_LOW, WMARK_MIN, mm_view)
 from .vmscan import (new_sc, shrink_node, run_kswapds, try_to_free_mem_cgroup_pages, try_to_free_pages,
                      zone_reclaimable_pages)
 from .workingset import workingset_refault
@@ -146,10 +146,11 @@ def try_charge_memcg(mm, t, memcg):
 
 
 @njit(cache=True)
-def memory_reclaim(mm, t, memcg, nr_pages):
+def memory_reclaim(mm_struct, t, memcg, nr_pages):
     """memory.reclaim (proactive reclaim, v5.19+): reclaim nr_pages from the memcg in
     SWAP_CLUSTER_MAX steps, giving up after MAX_RECLAIM_RETRIES steps without progress.
-    Returns the pages reclaimed."""
+    Returns the pages reclaimed. (Called from Python with the MM: works on its view.)"""
+    mm = mm_view(mm_struct)
     done = 0
     retries = MAX_RECLAIM_RETRIES
     while done < nr_pages:

@@ -8,7 +8,7 @@ change only together with a list move.
 
 from __future__ import annotations
 
-from numba import njit
+from .jit import njit
 
 from .state import NR_LRU_LISTS, PG_ACTIVE, PG_FILE
 

@@ -8,7 +8,7 @@ the new zone, frees the old one, and puts it on the new node's LRU as putback wo
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit
 
 from . import vmstat as vs
 from .lru import folio_lru_list, lru_add_head

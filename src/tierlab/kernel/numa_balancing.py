@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from .jit import njit
 
 from . import vmstat as vs
 from .lru import folio_lru_list, lru_del

@@ -6,7 +6,7 @@ reclaim or tiering, only which zone and node it comes from.
 
 from __future__ import annotations
 
-from numba import njit
+from .jit import njit
 
 from . import vmstat as vs
 from .state import (KSWAPD_NAPPING, KSWAPD_RUNNING, K_HAS_PROMO, K_NUMA_BALANCING,

@@ -1,27 +1,35 @@
 """The simulated mm as a struct of numpy arrays (no Python object per page).
 
-``MM`` is a NamedTuple of arrays handed to every compiled function, as the kernel hands
-``pg_data_t``/``struct zone`` around. Nodes are numbered by position (0..N-1) inside the
-model; tierlab.simulate maps them back to the kernel's node ids.
+``MM`` is a numba StructRef of arrays handed to every compiled function, as the kernel hands
+``pg_data_t``/``struct zone`` around; inside compiled code the kernel functions pass its view
+(``mm_view``), a plain pointer. Nodes are numbered by position (0..N-1) inside the model;
+tierlab.simulate maps them back to the kernel's node ids.
 
 Pages belong to owners: tasks first (their anonymous memory), then files (their page cache);
 owner rows share the task_* arrays, a file's row never runs and is never OOM-killed.
-Per page (id = owner base + vpn), 14 bytes:
+Per page (id = owner base + vpn), 15 bytes in two records (``PAGE_HOT_DTYPE``,
+``PAGE_LRU_DTYPE``); the pg_* arrays are strided views of their fields:
   pg_zone  int8   zone holding the page; NOT_PRESENT, or SWAPPED when in swap
   pg_flags uint8  PG_* bits below
+  pg_memcg int8   memory cgroup the page is charged to (0 = root)
   pg_prev, pg_next int32  links of the LRU list the page is on (-1 at the ends)
   pg_scan  int32  NUMA-balancing scan time in ms (the kernel keeps it in the cpupid bits)
-  pg_memcg int8   memory cgroup the page is charged to (0 = root)
 LRU lists: one set per lruvec = (memcg, node), lruvec index memcg*n_nodes + node, list index
 lruvec*NR_LRU_LISTS + lru, head = youngest.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import NamedTuple
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils, imputils
+from numba.core.datamodel import models
+from numba.extending import (infer_getattr, intrinsic, lower_getattr_generic, register_model)
+from numba.core.typing.templates import AttributeTemplate
 from numba.experimental import structref
 
 from . import vmstat
@@ -112,17 +120,24 @@ SC_CACHE_TRIM = 8
 SC_COST_NS = 9            # time spent by this reclaim call
 SC_NO_DEMOTION = 10
 SC_NR_DEMOTED = 11
-SC_RECLAIM_IDX = 12
-SC_MAY_WRITEPAGE = 13
-SC_MAY_UNMAP = 14
-SC_NR_PAGEOUT = 15        # pages written to swap or storage (lru_note_cost IO)
-SC_TARGET = 16            # target memcg of cgroup reclaim (0 = root: all), -1 for global reclaim
-SC_MEMCG_LOW_RECLAIM = 17 # reclaim memcgs protected by memory.low too (second pass)
-SC_MEMCG_LOW_SKIPPED = 18
-SC_PROACTIVE = 19         # memory.reclaim
-NR_SC = 20
+SC_MAY_WRITEPAGE = 12
+SC_MAY_UNMAP = 13
+SC_NR_PAGEOUT = 14        # pages written to swap or storage (lru_note_cost IO)
+SC_TARGET = 15            # target memcg of cgroup reclaim (0 = root: all), -1 for global reclaim
+SC_MEMCG_LOW_RECLAIM = 16 # reclaim memcgs protected by memory.low too (second pass)
+SC_MEMCG_LOW_SKIPPED = 17
+SC_PROACTIVE = 18         # memory.reclaim
+NR_SC = 19
 
 BATCH = 32                # SWAP_CLUSTER_MAX
+
+# The per-page fields live in two record arrays; the pg_* arrays are strided views of their
+# fields. What every access reads (zone, flags) and what picks a page's LRU list (+ memcg) sit
+# together in 3 bytes, densely packed for the access loop; what the LRU lists and migration
+# touch (links, scan time) in a 12-byte record. Reclaim walks pages in LRU order, random in
+# memory: one array per field cost it a cache miss per field, this costs two per page.
+PAGE_HOT_DTYPE = np.dtype([("zone", np.int8), ("flags", np.uint8), ("memcg", np.int8)])
+PAGE_LRU_DTYPE = np.dtype([("prev", np.int32), ("next", np.int32), ("scan", np.int32)])
 
 
 class _MMFields(NamedTuple):
@@ -222,16 +237,24 @@ _FIELD_NAMES = _MMFields._fields
 
 @structref.register
 class MMType(types.StructRef):
-    """The numba type of MM: one reference-counted struct holding the arrays, so passing mm to
-    a compiled function costs one incref/decref, not one per array as a NamedTuple does."""
+    """The numba type of MM: one reference-counted struct holding the arrays (borrowed, see
+    _borrow_arrays). Compiled kernel functions take its view (MMViewType) instead, which
+    costs no reference counting at all."""
 
     def preprocess_fields(self, fields):
         return tuple((n, types.unliteral(t)) for n, t in fields)
 
+    @property
+    def mangling_args(self):
+        # The default mangles the whole field list (~10 KB) into every compiled function's
+        # symbol name; a digest of it keeps names unique and short.
+        return "MM_" + hashlib.sha1(self.name.encode()).hexdigest()[:16], ()
+
 
 class MM(structref.StructRefProxy):
     """The simulated mm. Compiled code sees an MMType struct; Python sees the same arrays as
-    plain attributes (mm.vmstat, mm.pg_zone, ...)."""
+    plain attributes (mm.vmstat, mm.pg_zone, ...). Those attributes are what keeps the arrays
+    alive (the struct only borrows them): change arrays in place, never rebind them."""
 
     def __new__(cls, **arrays):
         self = _make_mm(*[arrays[n] for n in _FIELD_NAMES])
@@ -242,6 +265,98 @@ class MM(structref.StructRefProxy):
 
 structref.define_constructor(MM, MMType, _FIELD_NAMES)
 structref.define_boxing(MMType, MM)
+
+
+@intrinsic
+def _borrow_arrays(typingctx, mm_t):
+    """Make the struct's arrays borrowed references: drop the reference the constructor took
+    and null each array's meminfo, so reading ``mm.x`` in compiled code costs no atomic
+    incref/decref (NRT skips a NULL meminfo). The MM proxy keeps the numpy arrays alive."""
+    def codegen(context, builder, sig, args):
+        data = structref._Utils(context, builder, sig.args[0]).get_data_struct(args[0])
+        for name, fty in sig.args[0].field_dict.items():
+            if isinstance(fty, types.Array):
+                val = getattr(data, name)
+                context.nrt.decref(builder, fty, val)
+                ary = context.make_array(fty)(context, builder, value=val)
+                ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
+                setattr(data, name, ary._getvalue())
+        return context.get_dummy_value()
+    return types.none(mm_t), codegen
+
+
+class MMViewType(types.Type):
+    """What the kernel functions pass around: a plain pointer to an MM struct's payload. Unlike
+    the MMType reference itself, passing it to a function or reading its arrays needs no
+    reference counting (the arrays' meminfos are NULL, see _borrow_arrays). Valid while the MM
+    it was taken from lives: the entry points called from Python take ``mm_view(mm)`` and hand it
+    down."""
+
+    def __init__(self, mmtype):
+        self.mmtype = mmtype
+        super().__init__(name=f"MMView({mmtype.name})")
+
+    @property
+    def mangling_args(self):
+        return "MMView_" + hashlib.sha1(self.name.encode()).hexdigest()[:16], ()
+
+    @property
+    def field_dict(self):
+        return self.mmtype.field_dict
+
+
+@register_model(MMViewType)
+class _MMViewModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        payload = dmm.lookup(fe_type.mmtype.get_data_type())
+        super().__init__(dmm, fe_type, payload.get_value_type().as_pointer())
+
+
+@infer_getattr
+class _MMViewAttribute(AttributeTemplate):
+    key = MMViewType
+
+    def generic_resolve(self, typ, attr):
+        return typ.field_dict.get(attr)
+
+
+@lower_getattr_generic(MMViewType)
+def _mmview_getattr(context, builder, typ, val, attr):
+    data = cgutils.create_struct_proxy(typ.mmtype.get_data_type())(context, builder, ref=val)
+    return imputils.impl_ret_borrowed(context, builder, typ.field_dict[attr], getattr(data, attr))
+
+
+@intrinsic
+def mm_view(typingctx, mm_t):
+    """mm_view(mm): the MMView of an MM struct (itself for a view)."""
+    if isinstance(mm_t, MMViewType):
+        return mm_t(mm_t), lambda context, builder, sig, args: args[0]
+    if isinstance(mm_t, MMType):
+        def codegen(context, builder, sig, args):
+            return structref._Utils(context, builder, sig.args[0]).get_data_pointer(args[0])
+        return MMViewType(mm_t)(mm_t), codegen
+    return None
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    """prefetch(arr, i): ask the CPU to start loading arr[i]'s cache line (llvm.prefetch, read,
+    high locality); no effect on results. For random page ids known a few steps ahead."""
+    if not isinstance(arr, types.Array) or arr.ndim != 1 or not isinstance(idx, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        aryty, idxty = sig.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i = context.cast(builder, args[1], idxty, types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return types.none(arr, idx), codegen
 
 
 @njit(cache=True)
@@ -257,7 +372,7 @@ def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, l
              task_scan_period, task_scan_offset, task_numa_faults, task_memcg, owner_mapped,
              memcg_usage, memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus,
              lat_read, lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log):
-    return MM(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, lru_tail,
+    mm = MM(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, lru_tail,
               lru_size, zone_node, zone_type, zone_managed, zone_free, zone_wmark,
               zone_reserve, zone_kernel, zone_file, node_zone_lo, node_zone_hi, zonelist,
               zonelist_len, demote_pref, demote_pref_len, demote_allowed, toptier, lruvec_cost,
@@ -269,6 +384,9 @@ def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, l
               task_scan_period, task_scan_offset, task_numa_faults, task_memcg, owner_mapped,
               memcg_usage, memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus,
               lat_read, lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log)
+    _borrow_arrays(mm)
+    return mm
+
 
 PROFILE_INDEX = {"rfc-2020": 0, "v5.15": 1, "v6.1": 2, "v6.12": 3}
 
@@ -277,13 +395,21 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int, n_memcgs: int
     """Empty arrays of the right shapes; tierlab.simulate fills them from the Machine."""
     i64 = np.int64
     n_lruvecs = n_memcgs * n_nodes
+    # np.empty (numpy asks the kernel for huge pages) filled in one contiguous pass: np.zeros
+    # then filling fields faults the page state in 4 KiB at a time (seconds for 64 M pages)
+    hot = np.empty(n_pages, PAGE_HOT_DTYPE)
+    hot.view(np.uint8)[:] = 0
+    hot["zone"] = NOT_PRESENT
+    links = np.empty(n_pages, PAGE_LRU_DTYPE)
+    links.view(np.uint8)[:] = 0xFF                  # prev = next = -1
+    links["scan"] = 0
     return MM(
-        pg_zone=np.full(n_pages, NOT_PRESENT, np.int8),
-        pg_flags=np.zeros(n_pages, np.uint8),
-        pg_prev=np.full(n_pages, -1, np.int32),
-        pg_next=np.full(n_pages, -1, np.int32),
-        pg_scan=np.zeros(n_pages, np.int32),
-        pg_memcg=np.zeros(n_pages, np.int8),
+        pg_zone=hot["zone"],
+        pg_flags=hot["flags"],
+        pg_prev=links["prev"],
+        pg_next=links["next"],
+        pg_scan=links["scan"],
+        pg_memcg=hot["memcg"],
         lru_head=np.full(n_lruvecs * NR_LRU_LISTS, -1, i64),
         lru_tail=np.full(n_lruvecs * NR_LRU_LISTS, -1, i64),
         lru_size=np.zeros(n_lruvecs * NR_LRU_LISTS, i64),

@@ -9,7 +9,7 @@ clock (kswapd's own, or the task's for direct reclaim).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit
 
 from . import vmstat as vs
 from .lru import (inactive_list_is_low, folio_lru_list, inactive_is_low, isolate_lru_folios, lru_add_head,

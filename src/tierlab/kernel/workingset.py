@@ -10,7 +10,7 @@ when there is swap) comes back straight onto the active list.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import njit
 
 from . import vmstat as vs
 from .lru import folio_lru_list, lru_add_head, lru_del, node_lru_pages

@@ -164,12 +164,25 @@ class ZipfStep(SyntheticStep):
         """page = rank_to_page()[rank - 1]: the hottest page is element 0."""
         return self._tables[2]
 
-    def _block(self, start, n, rng):
+    @cached_property
+    def _draw_table(self) -> np.ndarray:
+        """Per alias slot i: prob[i], the page of rank i and the page of rank alias[i], in one
+        record (16 bytes), so a draw reads one cache line: page = hit if u < prob else miss."""
         prob, alias, perm = self._tables
+        idx = np.int32 if self.pages < 2**31 else np.int64
+        t = np.empty(self.pages, np.dtype([("prob", np.float64), ("hit", idx), ("miss", idx)]))
+        t["prob"] = prob
+        t["hit"] = perm
+        t["miss"] = perm[alias]
+        return t
+
+    def _block(self, start, n, rng):
+        from ._kernels import alias_draws
+
+        t = self._draw_table
         i = rng.integers(0, self.pages, n, dtype=np.int64)
         u = rng.random(n)
-        rank = np.where(u < prob[i], i, alias[i])
-        return perm[rank], self._ops(n, rng)
+        return alias_draws(i, u, t["prob"], t["hit"], t["miss"]), self._ops(n, rng)
 
 
 @dataclass
