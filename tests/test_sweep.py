@@ -14,16 +14,8 @@ from tierlab.report.tables import COLUMNS
 from tierlab import sweeps as sweep_mod
 from tierlab.sweeps import Sweep, SweepError, plan, sweep
 
-# Reclaim, demotion and swap on 64 + 64 MiB (as in test_compare).
-SMALL = {
-    "name": "small", "kernel": {"profile": "v6.12"},
-    "node": [{"id": 0, "cpus": 2, "memory": "64MiB", "kind": "dram"},
-             {"id": 1, "cpus": 0, "memory": "64MiB", "kind": "pmem"}],
-    "swap": {"size": "256MiB"},
-    "task": [{"name": "app", "cpu_node": 0, "mempolicy": "default", "workload": [
-        {"type": "fill", "size": "112MiB", "offset": "48MiB"},
-        {"type": "zipf", "footprint": "48MiB", "accesses": 300_000, "alpha": 0.9}]}],
-}
+from test_compare import SMALL  # reclaim, demotion and swap on 64 + 64 MiB
+
 # The capacity planner's box: DRAM sized as a share of the workload, CXL big enough for all of
 # it, a Zipf-hot working set; the default mempolicy spills what DRAM cannot hold to CXL.
 PLANNER = {
