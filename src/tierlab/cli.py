@@ -301,11 +301,21 @@ def _warn(message, category, filename, lineno, file=None, line=None):
     print(f"tierlab: warning: {message}", file=sys.stderr)
 
 
+def _note_first_compile(args) -> None:
+    """Say why the first run of a new tierlab takes a minute before it starts simulating."""
+    from ._jitcache import is_cold
+    if args.func in _SIMULATING and not getattr(args, "quiet", False) and is_cold():
+        import os
+        print("tierlab: first run of this version: compiling the kernel model (about a minute, "
+              f"once; cached in {os.environ.get('NUMBA_CACHE_DIR')})", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
     warnings.showwarning = _warn
     parser = build_parser()
     args = parser.parse_args(argv)
+    _note_first_compile(args)
     try:
         return args.func(args)
     except TierlabError as e:
@@ -317,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
+
+_SIMULATING = (cmd_run, cmd_demo, cmd_compare, cmd_sweep, cmd_kernelref)
 
 if __name__ == "__main__":
     sys.exit(main())
