@@ -17,7 +17,7 @@ from .state import (BATCH, K_NODE_RECLAIM, K_ZONE_RECLAIM_MODE, SC_MAY_UNMAP, SC
                     MPOL_BIND, MPOL_INTERLEAVE, MPOL_PREFERRED, NOT_PRESENT, PG_ACTIVE, PG_DIRTY,
                     PG_FILE, PG_REFERENCED, PG_YOUNG, SC_COST_NS, SC_NR_RECLAIMED, SHADOW, SWAPPED,
                     WMARK_LOW, WMARK_MIN, mm_view)
-from .vmscan import (new_sc, shrink_node, run_kswapds, try_to_free_mem_cgroup_pages, try_to_free_pages,
+from .vmscan import (new_sc, reclaim_concurrently, shrink_node, run_kswapds, try_to_free_mem_cgroup_pages, try_to_free_pages,
                      zone_reclaimable_pages)
 from .workingset import workingset_refault
 
@@ -194,6 +194,7 @@ def node_reclaim(mm, node, cpu, t):
     for prio in range(NODE_RECLAIM_PRIORITY, -1, -1):
         sc[SC_PRIORITY] = prio
         shrink_node(mm, node, sc, cpu, mm.task_clock[t] + sc[SC_COST_NS])
+        reclaim_concurrently(mm, sc, mm.task_clock[t])
         if sc[SC_NR_RECLAIMED] >= 1:
             break
     mm.task_clock[t] += sc[SC_COST_NS]

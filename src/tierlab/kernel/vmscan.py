@@ -579,6 +579,17 @@ def run_kswapds(mm, until):
 # ---------------------------------------------------------------- direct reclaim (2.8)
 
 @njit(cache=True)
+def reclaim_concurrently(mm, sc, now):
+    """A task reclaiming for itself (direct, memcg or node reclaim) and the kswapds run at the
+    same time on different CPUs and take pages off the same LRU tails. The model runs each
+    priority round of the task's reclaim loop in one piece, then lets the kswapds catch up to
+    the task's clock so far. Without this, the first pass over a list of pages still young from
+    their fault (each needs a second trip, FOLIOREF_KEEP) fell to the task alone: pgscan_direct
+    twice the kernel's, pgscan_kswapd a third short (docs/kernelref.md)."""
+    run_kswapds(mm, now + sc[SC_COST_NS])
+
+
+@njit(cache=True)
 def shrink_zones(mm, pref_node, nodemask, sc, cpu_node, now):
     """shrink_zones(): shrink_node() once for each node of the (nodemask-filtered) zonelist,
     in zonelist order (consecutive zones of one node count once)."""
@@ -596,7 +607,10 @@ def try_to_free_pages(mm, pref_node, nodemask, cpu_node, now):
     """try_to_free_pages() -> do_try_to_free_pages(): priority 12 down to 0, shrink every node of
     the (nodemask-filtered) zonelist once per round, stop at SWAP_CLUSTER_MAX reclaimed; if
     nothing came back while active lists were skipped, retry once forcing deactivation.
-    Returns the scan control (reclaimed pages, cost)."""
+    Returns the scan control (reclaimed pages, cost).
+
+    The kswapds run meanwhile on other CPUs: after each priority round they catch up to the
+    task's clock (reclaim_concurrently()), so a long round is not scanned by the task alone."""
     sc = new_sc(DEF_PRIORITY, BATCH, 0)
     mm.vmstat[cpu_node, vs.ALLOCSTALL_DMA + 3] += 1        # allocstall_movable: user pages
     for attempt in range(3):
@@ -604,6 +618,7 @@ def try_to_free_pages(mm, pref_node, nodemask, cpu_node, now):
             sc[SC_PRIORITY] = prio
             sc[SC_NR_SCANNED] = 0
             shrink_zones(mm, pref_node, nodemask, sc, cpu_node, now)
+            reclaim_concurrently(mm, sc, now)
             if sc[SC_NR_RECLAIMED] >= sc[SC_NR_TO_RECLAIM]:
                 return sc
         if sc[SC_NR_RECLAIMED] > 0:
@@ -630,6 +645,7 @@ def try_to_free_mem_cgroup_pages(mm, memcg, nr_pages, cpu_node, now, proactive):
         sc[SC_PRIORITY] = prio
         sc[SC_NR_SCANNED] = 0
         shrink_zones(mm, cpu_node, np.int64(-1), sc, cpu_node, now)
+        reclaim_concurrently(mm, sc, now)
         if sc[SC_NR_RECLAIMED] >= sc[SC_NR_TO_RECLAIM]:
             break
     return sc
