@@ -104,8 +104,8 @@ def test_presets(small):
     # a preset then overrides
     s = apply_variant(small, {"preset": "demotion", "kernel.swappiness": 10})
     assert s.kernel.demotion_enabled and s.kernel.swappiness == 10
-    with pytest.raises(CompareError, match="unknown preset 'tpp'.*all-fast"):
-        apply_variant(small, {"preset": "tpp"})
+    with pytest.raises(CompareError, match="unknown preset 'hemem'.*all-fast"):
+        apply_variant(small, {"preset": "hemem"})
 
 
 def test_bad_overrides_are_errors(small):

@@ -126,7 +126,7 @@ def test_cli_bad_key_exits_2_naming_it(tmp_path, capsys):
 @pytest.mark.parametrize("args, msg", [
     (["--vary", "node.0.memory=25%,0%"], "'node.0.memory=0%'.*node\\[0\\].memory = '0%'"),
     (["--vary", "kernel.swappiness=0,300"], "'kernel.swappiness=300'.*0..200"),
-    (["--preset", "tpp"], "unknown preset 'tpp'"),
+    (["--preset", "hemem"], "unknown preset 'hemem'"),
     (["--vary", "kernel.swappiness=0", "--vary", "kernel.swappiness=60"], "already varied"),
     ([], "nothing to sweep"),
     (["--vary", "kernel.swappiness=0", "--jobs", "0"], "jobs = 0"),

@@ -64,9 +64,10 @@ class CompareError(TierlabError):
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "no-demotion": {"kernel.demotion_enabled": False, "kernel.numa_balancing": 0},
+    "no-demotion": {"kernel.demotion_enabled": False, "kernel.numa_balancing": 0, "kernel.tpp": False},
     "demotion": {"kernel.demotion_enabled": True},
-    "demotion+promotion": {"kernel.demotion_enabled": True, "kernel.numa_balancing": 2},
+    "demotion+promotion": {"kernel.demotion_enabled": True, "kernel.numa_balancing": 2, "kernel.tpp": False},
+    "tpp": {"kernel.demotion_enabled": True, "kernel.numa_balancing": 2, "kernel.tpp": True},
     "all-fast": {},             # a transformation, see all_fast()
 }
 DEMO_PRESETS = ("no-demotion", "demotion", "demotion+promotion", "all-fast")

@@ -44,6 +44,8 @@ class KernelConfig:
     numa_balancing_scan_period_max_ms: int = 60000
     numa_balancing_scan_size_mb: int = 256
     lru: str = "classic"                    # classic (MGLRU later)
+    tpp: bool = False                       # TPP's out-of-tree patches 3-5/5 (2021): needs numa_balancing 2/3
+    demote_scale_factor: int = 200          # TPP's vm.demote_scale_factor: WMARK_DEMOTE in 1/10000 of a zone
 
 
 @dataclass(frozen=True)
@@ -649,6 +651,11 @@ def _read_kernel(r: _Reader, raw: object) -> KernelConfig:
         # NUMA_BALANCING_MEMORY_TIERING arrived in v5.18; older kernels take only 0 or 1
         r.fail(p("numa_balancing"), numa_balancing,
                f"memory tiering mode (2, 3) needs a v5.18+ kernel; profile {profile!r} takes 0 or 1")
+    tpp = r.bool_(g("tpp"), p("tpp"))
+    if tpp and not numa_balancing & 2:
+        # every TPP code path is under numa_promotion_tiered_enabled
+        r.fail(p("tpp"), raw["tpp"], f"TPP acts only in NUMA-balancing tiering mode; "
+               f"numa_balancing = {numa_balancing} (set 2 or 3)")
     return KernelConfig(
         profile=profile,
         demotion_enabled=r.bool_(g("demotion_enabled"), p("demotion_enabled")),
@@ -670,6 +677,8 @@ def _read_kernel(r: _Reader, raw: object) -> KernelConfig:
         numa_balancing_scan_size_mb=r.int_(g("numa_balancing_scan_size_mb"),
                                            p("numa_balancing_scan_size_mb"), 1),
         lru=r.str_(g("lru"), p("lru"), LRU_KINDS),
+        tpp=tpp,
+        demote_scale_factor=r.int_(g("demote_scale_factor"), p("demote_scale_factor"), 1, 10000),
     )
 
 

@@ -120,6 +120,7 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int],
     # node_reclaim_enabled(): bits 0-2 from v5.11; the RFC's v5.8 base took any non-zero value
     mm.knob[st.K_NODE_RECLAIM] = bool(k.zone_reclaim_mode) if rfc else bool(k.zone_reclaim_mode & 7)
     mm.knob[st.K_ZONE_RECLAIM_MODE] = k.zone_reclaim_mode
+    mm.knob[st.K_TPP] = k.demote_scale_factor if k.tpp else 0
     c = scenario.cost
     mm.cost[:] = (c.page_fault_ns, c.hint_fault_ns, c.migrate_page_ns, c.reclaim_scan_ns,
                   c.reclaim_free_ns, c.swap_out_ns, c.swap_in_ns, c.think_ns, c.numa_scan_pte_ns,

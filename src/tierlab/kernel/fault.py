@@ -11,7 +11,7 @@ from .jit import njit
 from . import vmstat as vs
 from .lru import folio_lru_list, lru_add_head, lru_del
 from .page_alloc import (zone_watermark_ok, MAX_RECLAIM_RETRIES, free_page, get_page_from_freelist, rmqueue,
-                         wakeup_kswapd, zone_statistics)
+                         rmqueue_wakeup_toptier, wakeup_kswapd, zone_statistics)
 from .state import (BATCH, K_NODE_RECLAIM, K_ZONE_RECLAIM_MODE, SC_MAY_UNMAP, SC_MAY_WRITEPAGE,
                     SC_PRIORITY, MEMCG_MAX_EVENTS, MEMCG_OOM_KILL, C_FILE_READ, C_PAGE_FAULT, C_SWAP_IN, K_ANON_ACTIVE_START, K_SWAP_USED,
                     MPOL_BIND, MPOL_INTERLEAVE, MPOL_PREFERRED, NOT_PRESENT, PG_ACTIVE, PG_DIRTY,
@@ -259,6 +259,7 @@ def alloc_pages(mm, t, page):
                 no_progress = 0
             z = get_page_from_freelist(mm, zl_node, nodemask, WMARK_MIN)
     rmqueue(mm, z, page)
+    rmqueue_wakeup_toptier(mm, z, mm.task_clock[t])
     zone_statistics(mm, first_allowed_node(mm, zl_node, nodemask), mm.zone_node[z], cpu)
     return z
 

@@ -16,8 +16,9 @@ from .jit import njit
 from . import vmstat as vs
 from .lru import folio_lru_list, lru_del
 from .migrate import migrate_folio
-from .page_alloc import get_page_from_freelist, wakeup_kswapd, zone_watermark_ok
-from .state import (C_HINT_FAULT, C_NUMA_SCAN_PTE, K_HOT_THRESHOLD_MS, K_NUMA_BALANCING,
+from .page_alloc import get_page_from_freelist, rmqueue_wakeup_toptier, wakeup_kswapd, zone_watermark_ok
+from .workingset import folio_mark_accessed
+from .state import (C_HINT_FAULT, C_NUMA_SCAN_PTE, K_HOT_THRESHOLD_MS, K_NUMA_BALANCING, K_TPP, PG_ACTIVE,
                     K_PROMOTE_RATE_LIMIT, K_SCAN_DELAY_MS, K_SCAN_PERIOD_MAX_MS,
                     K_SCAN_PERIOD_MIN_MS, K_SCAN_SIZE_MB, MPOL_BIND,
                     NBP_RL_NR_CAND, NBP_RL_START, NBP_TH_NR_CAND, NBP_TH_START, NBP_THRESHOLD,
@@ -232,6 +233,12 @@ def do_numa_page(mm, t, page, now):
         mm.vmstat[cpu, vs.NUMA_HINT_FAULTS_LOCAL] += 1
     cost = mm.cost[C_HINT_FAULT]
     tiering_page = (mm.knob[K_NUMA_BALANCING] & NUMA_BALANCING_MEMORY_TIERING) and not mm.toptier[src]
+    if tiering_page and mm.knob[K_TPP] and not (mm.pg_flags[page] & PG_ACTIVE):
+        # TPP 5/5 "active LRU-based promotion to avoid ping-pong" (out of tree): a slow-tier
+        # page on the inactive list is only marked accessed; the fault that finds it active
+        # may promote it
+        folio_mark_accessed(mm, page)
+        return cost
     dst = cpu
     # mpol_misplaced(): a bind policy (with MPOL_F_NUMA_BALANCING) moves pages only to the
     # faulting CPU's node when that node is one of the bound ones
@@ -261,5 +268,6 @@ def do_numa_page(mm, t, page, now):
     if tiering_page and mm.toptier[dst]:
         mm.vmstat[dst, vs.PGPROMOTE_SUCCESS] += 1
         mm.pg_flags[page] |= PG_PROMOTED
+    rmqueue_wakeup_toptier(mm, nz, now)
     mm.task_numa_faults[t, LOCAL] += 1
     return cost

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .jit import njit
 
 from . import vmstat as vs
-from .state import (KSWAPD_NAPPING, KSWAPD_RUNNING, K_HAS_PROMO, K_NUMA_BALANCING,
+from .state import (KSWAPD_NAPPING, KSWAPD_RUNNING, K_HAS_PROMO, K_NUMA_BALANCING, K_TPP,
                     NOT_PRESENT, WMARK_HIGH, WMARK_PROMO)
 
 MAX_RECLAIM_RETRIES = 16
@@ -93,10 +93,57 @@ def balance_wmark(mm):
     return WMARK_HIGH
 
 
+# ---------------------------------------------------------------- TPP (out of tree)
+# "[PATCH 0/5] Transparent Page Placement for Tiered-Memory" (Hasan Al Maruf, 2021-11-24),
+# patches 3/5 "Decouple reclaim and allocation for toptier nodes" and 4/5 "Reclaim to satisfy
+# WMARK_DEMOTE on toptier nodes": in tiering mode kswapd of a top-tier node is woken, and keeps
+# demoting, until the node has demote_scale_factor/10000 of its memory free, while allocations
+# still only need the usual watermarks; the headroom takes new allocations and promotions.
+
+@njit(cache=True)
+def tpp_toptier(mm, node):
+    """TPP's patches act on top-tier nodes in NUMA-balancing tiering mode."""
+    return mm.knob[K_TPP] != 0 and mm.knob[K_NUMA_BALANCING] & 2 and mm.toptier[node] != 0
+
+
+@njit(cache=True)
+def demote_wmark_pages(mm, z):
+    """WMARK_DEMOTE (TPP 3/5, __setup_per_zone_wmarks()): managed * demote_scale_factor / 10000,
+    clamped between twice the high watermark and the zone's managed pages."""
+    mark = mm.zone_managed[z] * mm.knob[K_TPP] // 10000
+    return min(max(mark, 2 * mm.zone_wmark[z, WMARK_HIGH]), mm.zone_managed[z])
+
+
+@njit(cache=True)
+def pgdat_toptier_balanced(mm, node):
+    """pgdat_toptier_balanced() (TPP 3/5): a top-tier node is balanced once its main zone has
+    WMARK_DEMOTE free pages. TPP reads ZONE_NORMAL, which holds all of a node's memory on the
+    machines it targets; a small simulated node may have only DMA32, so the node's highest
+    managed zone stands in for it."""
+    if not tpp_toptier(mm, node):
+        return True
+    for z in range(mm.node_zone_hi[node] - 1, mm.node_zone_lo[node] - 1, -1):
+        if mm.zone_managed[z] > 0:
+            return mm.zone_free[z] >= demote_wmark_pages(mm, z)
+    return True
+
+
+@njit(cache=True)
+def rmqueue_wakeup_toptier(mm, z, now):
+    """rmqueue() with TPP 3/5: an allocation that leaves a top-tier node below WMARK_DEMOTE
+    wakes its kswapd (upstream wakes kswapd only from the slow path, below LOW)."""
+    node = mm.zone_node[z]
+    if mm.knob[K_TPP] and not pgdat_toptier_balanced(mm, node):
+        wakeup_kswapd(mm, node, now)
+
+
 @njit(cache=True)
 def pgdat_balanced(mm, node):
     """pgdat_balanced(): true if ANY managed zone of the node is above the balance mark
-    (+ lowmem_reserve for classzone MOVABLE); a node without managed zones is balanced."""
+    (+ lowmem_reserve for classzone MOVABLE); a node without managed zones is balanced. With
+    TPP a top-tier node is balanced by WMARK_DEMOTE alone (TPP 4/5)."""
+    if tpp_toptier(mm, node):
+        return pgdat_toptier_balanced(mm, node)
     mark = balance_wmark(mm)
     managed = False
     for z in range(mm.node_zone_lo[node], mm.node_zone_hi[node]):

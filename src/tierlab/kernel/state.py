@@ -61,6 +61,7 @@ WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO = 0, 1, 2, 3
 
 # kswapd states
 KSWAPD_SLEEPING, KSWAPD_RUNNING, KSWAPD_NAPPING = 0, 1, 2
+KSWAPD_TPP_WAIT = 3      # hopeless top-tier kswapd in TPP's schedule_timeout(10 * HZ)
 
 # mempolicy modes
 MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND, MPOL_INTERLEAVE, MPOL_LOCAL = 0, 1, 2, 3, 4
@@ -90,7 +91,8 @@ K_MEMCG_DEMOTION = 19     # cgroup reclaim may demote (v5.19+: revert of "never 
 K_PROACTIVE_NO_FALLBACK = 20  # v6.2+: proactive reclaim does not reclaim pages it failed to demote
 K_NODE_RECLAIM = 21       # node_reclaim() enabled (zone_reclaim_mode bits, per profile)
 K_ZONE_RECLAIM_MODE = 22
-NR_KNOBS = 23
+K_TPP = 23                # TPP's out-of-tree patches applied: their vm.demote_scale_factor (0 = not)
+NR_KNOBS = 24
 
 # memcg statistics (memory.stat / memory.events names), MM.memcg_stat columns
 MEMCG_PGSCAN, MEMCG_PGSTEAL, MEMCG_PGDEMOTE, MEMCG_MAX_EVENTS, MEMCG_OOM_KILL, MEMCG_LOW_EVENTS = range(6)

@@ -16,13 +16,13 @@ from .lru import (inactive_list_is_low, folio_lru_list, inactive_is_low, isolate
                   lruvec_of, node_lru_pages)
 from .migrate import migrate_folio, next_demotion_node
 from .workingset import workingset_eviction
-from .page_alloc import (page_task, DEF_PRIORITY, MAX_RECLAIM_RETRIES, free_page, get_page_from_freelist,
-                         kswapd_start, pgdat_balanced, wakeup_kswapd)
+from .page_alloc import (page_task, DEF_PRIORITY, MAX_RECLAIM_RETRIES, demote_wmark_pages, free_page,
+                         get_page_from_freelist, kswapd_start, pgdat_balanced, tpp_toptier, wakeup_kswapd)
 from .state import (BATCH, C_FILE_WRITE, C_FREE, C_SCAN, C_SWAP_OUT, K_MEMCG_DEMOTION,
                     K_PROACTIVE_NO_FALLBACK, MEMCG_LOW_EVENTS, MEMCG_PGDEMOTE, MEMCG_PGSCAN,
                     MEMCG_PGSTEAL, MEMCG_PSWPOUT, SC_MAY_UNMAP, SC_MAY_WRITEPAGE,
                     SC_MEMCG_LOW_RECLAIM, SC_MEMCG_LOW_SKIPPED, SC_NR_PAGEOUT, SC_PROACTIVE,
-                    SC_TARGET, KSWAPD_NAPPING, KSWAPD_RUNNING,
+                    SC_TARGET, KSWAPD_NAPPING, KSWAPD_RUNNING, KSWAPD_TPP_WAIT,
                     KSWAPD_SLEEPING, K_BATCH_DEMOTION, K_CHECK, K_DEMOTE_FALLBACK, K_DEMOTION,
                     K_ERROR, K_PINGPONG, K_SWAP_PAGES, K_SWAP_USED, K_SWAPPINESS, LRU_ACTIVE_ANON,
                     LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, NR_SC, SHADOW,
@@ -36,6 +36,7 @@ DEACTIVATE_ANON = 1
 DEACTIVATE_FILE = 2
 MAX_SWAPPINESS = 200
 KSWAPD_NAP_NS = 100_000_000.0      # HZ/10
+TPP_RETRY_NS = 10e9                # TPP 4/5: schedule_timeout(10 * HZ)
 
 # folio_check_references() outcomes
 FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = 0, 1, 2, 3
@@ -356,9 +357,10 @@ def prepare_scan_control(mm, node, sc):
     if not cgroup_reclaim(sc):
         free = 0
         high = 0
+        tpp = tpp_toptier(mm, node)
         for z in range(mm.node_zone_lo[node], mm.node_zone_hi[node]):
             free += mm.zone_free[z]
-            high += mm.zone_wmark[z, WMARK_HIGH]
+            high += demote_wmark_pages(mm, z) if tpp else mm.zone_wmark[z, WMARK_HIGH]
         file = ifile + node_lru_pages(mm, node, LRU_ACTIVE_FILE)
         anon = node_lru_pages(mm, node, LRU_INACTIVE_ANON)
         sc[SC_FILE_IS_TINY] = 1 if (file + free <= high and not (may & DEACTIVATE_ANON)
@@ -506,6 +508,18 @@ def kswapd_try_to_sleep(mm, node):
 
 
 @njit(cache=True)
+def kswapd_sleep(mm, node):
+    """After the nap: a hopeless top-tier kswapd under TPP sleeps only 10 s and then tries
+    again (TPP 4/5: promotion keeps the node from the direct reclaim that would otherwise
+    reset kswapd_failures); any other kswapd sleeps until woken."""
+    if tpp_toptier(mm, node) and mm.kswapd_failures[node] >= MAX_RECLAIM_RETRIES:
+        mm.kswapd_state[node] = KSWAPD_TPP_WAIT
+        mm.kswapd_nap_end[node] = mm.kswapd_clock[node] + TPP_RETRY_NS
+    else:
+        mm.kswapd_state[node] = KSWAPD_SLEEPING
+
+
+@njit(cache=True)
 def balance_pgdat_step(mm, node):
     """One iteration of balance_pgdat()'s priority loop, so kswapd runs beside the tasks in
     simulated time: stop when balanced; age anon; reclaim at most the HIGH marks' worth
@@ -522,9 +536,11 @@ def balance_pgdat_step(mm, node):
             if inactive_is_low(mm, lruvec, LRU_INACTIVE_ANON):
                 shrink_active_list(mm, lruvec, LRU_ACTIVE_ANON, BATCH, sc)
     nr_to_reclaim = 0
+    tpp = tpp_toptier(mm, node)
     for z in range(mm.node_zone_lo[node], mm.node_zone_hi[node]):
         if mm.zone_managed[z] > 0:
-            nr_to_reclaim += max(mm.zone_wmark[z, WMARK_HIGH], BATCH)
+            mark = demote_wmark_pages(mm, z) if tpp else mm.zone_wmark[z, WMARK_HIGH]
+            nr_to_reclaim += max(mark, BATCH)        # kswapd_shrink_node(); TPP 4/5: DEMOTE
     sc[SC_NR_TO_RECLAIM] = nr_to_reclaim
     shrink_node(mm, node, sc, node, now)
     mm.kswapd_reclaimed[node] += sc[SC_NR_RECLAIMED]
@@ -555,12 +571,14 @@ def run_kswapds(mm, until):
                 if mm.kswapd_clock[node] >= until:
                     break
                 balance_pgdat_step(mm, node)
-            elif st == KSWAPD_NAPPING:
+            elif st == KSWAPD_NAPPING or st == KSWAPD_TPP_WAIT:
                 if mm.kswapd_nap_end[node] > until:
                     break
                 mm.kswapd_clock[node] = mm.kswapd_nap_end[node]
-                if pgdat_balanced(mm, node) or mm.kswapd_failures[node] >= MAX_RECLAIM_RETRIES:
-                    mm.kswapd_state[node] = KSWAPD_SLEEPING
+                if st == KSWAPD_TPP_WAIT:                # timed out: balance_pgdat() again
+                    kswapd_start(mm, node, mm.kswapd_clock[node])
+                elif pgdat_balanced(mm, node) or mm.kswapd_failures[node] >= MAX_RECLAIM_RETRIES:
+                    kswapd_sleep(mm, node)
                 else:
                     mm.vmstat[node, vs.KSWAPD_HIGH_WMARK_HIT_QUICKLY] += 1
                     kswapd_start(mm, node, mm.kswapd_clock[node])
@@ -571,7 +589,7 @@ def run_kswapds(mm, until):
         st = mm.kswapd_state[node]
         if st == KSWAPD_RUNNING:
             due = min(due, mm.kswapd_clock[node])
-        elif st == KSWAPD_NAPPING:
+        elif st == KSWAPD_NAPPING or st == KSWAPD_TPP_WAIT:
             due = min(due, mm.kswapd_nap_end[node])
     mm.kswapd_due[0] = due
 
