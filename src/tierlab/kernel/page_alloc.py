@@ -99,6 +99,8 @@ def balance_wmark(mm):
 # WMARK_DEMOTE on toptier nodes": in tiering mode kswapd of a top-tier node is woken, and keeps
 # demoting, until the node has demote_scale_factor/10000 of its memory free, while allocations
 # still only need the usual watermarks; the headroom takes new allocations and promotions.
+# (3/5 also checks from the scheduler's load-balance tick; only allocations and promotions
+# lower a node's free memory, and both check here.)
 
 @njit(cache=True)
 def tpp_toptier(mm, node):
