@@ -235,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--vary", action="append", metavar="KEY=V1,V2,...",
                    help="e.g. kernel.swappiness=0,60,200 (repeatable)")
     c.add_argument("--preset", action="append",
-                   help="no-demotion | demotion | demotion+promotion | tpp | all-fast (repeatable)")
+                   help="no-demotion | demotion | demotion+promotion | tpp | damon-tiering | "
+                        "damon-tiering+demotion | all-fast (repeatable)")
     c.add_argument("--out", default="tierlab-report")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_compare)
@@ -247,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="e.g. node.0.memory=25%%,50%%,100%% (repeatable: the cartesian product; "
                          "the first is the plots' x axis)")
     sw.add_argument("--preset", action="append",
-                    help="no-demotion | demotion | demotion+promotion | tpp | all-fast (repeatable)")
+                    help="no-demotion | demotion | demotion+promotion | tpp | damon-tiering | "
+                        "damon-tiering+demotion | all-fast (repeatable)")
     sw.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                     help="local worker processes (default: the number of CPUs)")
     sw.add_argument("--scheduler", metavar="ADDR",

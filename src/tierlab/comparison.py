@@ -26,6 +26,12 @@ first, then the variant's other overrides:
   balancing as the scenario has it.
 - ``demotion+promotion``: ``demotion_enabled = true``, ``numa_balancing = 2`` (memory
   tiering mode: hot pages on the slow node are promoted back).
+- ``damon-tiering``: DAMON-based tiering instead of the kernel's: ``damon = "tiering"`` (the
+  kernel's samples/damon/mtier.c as a v6.12 kernel runs it: migrate_cold from the fast node,
+  migrate_hot from the slow one, see docs/damon.md), ``demotion_enabled = false``,
+  ``numa_balancing = 0``.
+- ``damon-tiering+demotion``: the same with ``demotion_enabled = true`` (the SK hynix cover
+  letter's "DAMON tiered with demotion": reclaim still demotes when DAMON is not fast enough).
 - ``all-fast``: the ideal -- every task's memory served by the fastest node. The fastest CPU
   node (lowest read latency, then lowest id) gets the memory, reserved and kernel memory and
   CPUs of all nodes together; the other nodes are dropped, the SLIT becomes ``[[10]]``, explicit
@@ -35,6 +41,7 @@ first, then the variant's other overrides:
   memory, same swap, same kernel knobs: only the speed of the memory changes. It is applied
   after the variant's other overrides, so it is the ideal of *that* variant's machine
   (``{"preset": "all-fast", "node.0.memory": "25%"}`` merges the 25 % node with the others).
+  DAMON contexts are dropped (one node leaves nothing to tier).
 
 ``compare`` runs the variants one after another in this process; ``Comparison.table`` has
 one row per variant, drawn from each ``Result`` (never recomputed).
@@ -68,6 +75,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "demotion": {"kernel.demotion_enabled": True},
     "demotion+promotion": {"kernel.demotion_enabled": True, "kernel.numa_balancing": 2, "kernel.tpp": False},
     "tpp": {"kernel.demotion_enabled": True, "kernel.numa_balancing": 2, "kernel.tpp": True},
+    "damon-tiering": {"kernel.demotion_enabled": False, "kernel.numa_balancing": 0,
+                      "kernel.tpp": False, "damon": "tiering"},
+    "damon-tiering+demotion": {"kernel.demotion_enabled": True, "kernel.numa_balancing": 0,
+                               "kernel.tpp": False, "damon": "tiering"},
     "all-fast": {},             # a transformation, see all_fast()
 }
 DEMO_PRESETS = ("no-demotion", "demotion", "demotion+promotion", "all-fast")
@@ -239,6 +250,7 @@ def _all_fast_dict(d: dict[str, Any]) -> dict[str, Any]:
     merged["zones"] = {}
     d["node"] = [merged]
     d["distance"] = [[10]]
+    d["damon"] = []             # one node: nothing to tier
     fid = fast["id"]
 
     def remap(pol: str) -> str:

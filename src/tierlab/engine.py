@@ -3,7 +3,8 @@
 Each access: if the page is not present, fault it in (which may allocate, reclaim, demote or
 OOM); then set the pte accessed (and dirty) bit and charge the latency of the node holding
 the page as seen from the task's CPU node, plus think time. Before every access the awake
-kswapds catch up to the task's clock, so they reclaim beside the task in simulated time.
+kswapds (and DAMON's kdamonds) catch up to the task's clock, so they work beside the task in
+simulated time.
 
 The functions here are what Python calls: each takes the MM struct and works on its view
 (``state.mm_view``), so the kernel functions below pass a plain pointer instead of a
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from .kernel.jit import njit
 
+from .kernel.kdamond import run_kdamonds
 from .kernel.fault import handle_mm_fault, zap_page
 from .kernel.numa_balancing import do_numa_page, task_numa_work
 from .kernel.state import C_THINK, PG_DIRTY, PG_PROTNONE, PG_YOUNG, mm_view, prefetch
@@ -62,10 +64,11 @@ def run_accesses(mm_struct, t, base, file, syscall, vpn, op, gap, use_gap, i, t_
     kswapd_due = mm.kswapd_due
     numa_next = mm.task_numa_next
     pg_prev = mm.pg_prev
+    damon_due = mm.damon_due
     # the earliest clock at which the loop has something else to do (end of the time slice,
-    # a kswapd to run, a NUMA scan): one comparison per access; renewed after every call
-    # that may move a kswapd's or the scanner's time
-    event = min(t_limit, kswapd_due[0], numa_next[t])
+    # a kswapd to run, a NUMA scan, a kdamond to wake): one comparison per access; renewed
+    # after every call that may move a kswapd's, the scanner's or a kdamond's time
+    event = min(t_limit, kswapd_due[0], numa_next[t], damon_due[0])
     while i < n:
         if i + AHEAD < n:
             prefetch(pg_zone, base + vpn[i + AHEAD])
@@ -82,13 +85,15 @@ def run_accesses(mm_struct, t, base, file, syscall, vpn, op, gap, use_gap, i, t_
                 run_kswapds(mm, clock)
             if clock >= numa_next[t]:
                 clock = numa_scan_tick(mm, t, clock)
-            event = min(t_limit, kswapd_due[0], numa_next[t])
+            if clock >= damon_due[0]:
+                run_kdamonds(mm, clock)
+            event = min(t_limit, kswapd_due[0], numa_next[t], damon_due[0])
         page = base + vpn[i]
         o = op[i]
         if o == FREE:
             if not file:
                 zap_page(mm, page)
-                event = min(t_limit, kswapd_due[0], numa_next[t])
+                event = min(t_limit, kswapd_due[0], numa_next[t], damon_due[0])
             i += 1
             continue
         z = pg_zone[page]
@@ -99,16 +104,16 @@ def run_accesses(mm_struct, t, base, file, syscall, vpn, op, gap, use_gap, i, t_
                 return i, KILLED
             clock = mm.task_clock[t]
             z = pg_zone[page]
-            event = min(t_limit, kswapd_due[0], numa_next[t])
+            event = min(t_limit, kswapd_due[0], numa_next[t], damon_due[0])
         elif syscall:
             folio_mark_accessed(mm, page)
-            event = min(t_limit, kswapd_due[0], numa_next[t])
+            event = min(t_limit, kswapd_due[0], numa_next[t], damon_due[0])
         elif pg_flags[page] & PG_PROTNONE:
             c = do_numa_page(mm, t, page, clock)
             clock += c
             mm.task_tier_ns[t] += c
             z = pg_zone[page]
-            event = min(t_limit, kswapd_due[0], numa_next[t])
+            event = min(t_limit, kswapd_due[0], numa_next[t], damon_due[0])
         node = zone_node[z]
         if o == WRITE:
             pg_flags[page] |= PG_DIRTY if syscall else PG_YOUNG | PG_DIRTY
@@ -130,17 +135,20 @@ def run_accesses(mm_struct, t, base, file, syscall, vpn, op, gap, use_gap, i, t_
 
 @njit(cache=True)
 def run_idle(mm_struct, t, until):
-    """The task holds its memory and does nothing until ``until``; kswapd keeps working and
-    the NUMA-balancing scanner still runs (charged to the task as in the access loop)."""
+    """The task holds its memory and does nothing until ``until``; kswapd and kdamond keep
+    working and the NUMA-balancing scanner still runs (charged to the task as in the access loop)."""
     mm = mm_view(mm_struct)
     if mm.task_clock[t] < until:
         mm.task_clock[t] = until
     run_kswapds(mm, mm.task_clock[t])
+    run_kdamonds(mm, mm.task_clock[t])
     if mm.task_clock[t] >= mm.task_numa_next[t]:
         mm.task_clock[t] = numa_scan_tick(mm, t, mm.task_clock[t])
 
 
 @njit(cache=True)
 def catch_up(mm_struct, until):
-    """Let the kswapds run to ``until`` (end of run, or a sample point)."""
-    run_kswapds(mm_view(mm_struct), until)
+    """Let the kswapds and kdamonds run to ``until`` (end of run, or a sample point)."""
+    mm = mm_view(mm_struct)
+    run_kswapds(mm, until)
+    run_kdamonds(mm, until)

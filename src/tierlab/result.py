@@ -24,6 +24,7 @@ class Result:
     timeseries: pd.DataFrame = field(repr=False)
     tierlab_version: str = ""
     memcg: dict[str, Any] = field(default_factory=dict)   # per memcg: usage/max pages, memory.stat/events
+    damon: list[dict[str, Any]] = field(default_factory=list)  # per kdamond context: DAMOS stats
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +36,7 @@ class Result:
             "memcg": self.memcg,
             "metrics": self.metrics,
             "scenario": self.scenario,
+            **({"damon": self.damon} if self.damon else {}),
         }
 
     def to_json(self, path: str | os.PathLike) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tierlab.errors import ScenarioError
+from tierlab.scenario_damon import DamonContext, damon_to_dict, read_damon
 from tierlab.topology.machine import ZONE_TYPES
 from tierlab.topology.presets import PRESETS, preset
 from tierlab.units import PAGE_SIZE, parse_bandwidth, parse_size
@@ -158,6 +159,7 @@ class Scenario:
     hmat: bool = True                       # firmware reports HMAT numbers (memory tiers from v6.10 use them)
     memcgs: tuple[MemcgSpec, ...] = ()
     files: tuple[FileSpec, ...] = ()
+    damon: tuple[DamonContext, ...] = ()    # [[damon]] kdamond contexts (scenario_damon.py)
     seed: int = 0
     name: str = "scenario"
     # file the scenario came from, for error messages; not part of equality, so a scenario
@@ -215,7 +217,7 @@ LRU_KINDS = ("classic",)   # MGLRU is not modelled yet: refuse it rather than ru
 STRUCT_PAGE_BYTES_PER_PAGE = 64     # sizeof(struct page) on x86-64: memmap = memory / 64
 
 _TOP_FIELDS = ("name", "seed", "preset", "hmat", "kernel", "node", "distance", "swap", "task",
-               "cost", "run", "memcg", "file")
+               "cost", "run", "memcg", "file", "damon")
 _MEMCG_FIELDS = ("name", "max", "low", "min")
 _NODE_FIELDS = ("id", "cpus", "memory", "kind", "read_latency_ns", "write_latency_ns", "bandwidth",
                 "read_bandwidth", "write_bandwidth", "movable", "driver", "reserved",
@@ -391,6 +393,7 @@ def _load(src: Any) -> Scenario:
         hmat=r.bool_(data.get("hmat", True), "hmat"),
         memcgs=memcgs,
         files=_read_files(r, data.get("file", [])),
+        damon=read_damon(r, data.get("damon", []), by_id),
         seed=r.int_(data.get("seed", 0), "seed"),
         name=r.str_(data.get("name", default_name), "name"),
         source=source,
@@ -771,4 +774,5 @@ def _scenario_to_dict(s: Scenario) -> dict[str, Any]:
         "run": asdict(s.run),
         "memcg": [{k: v for k, v in asdict(m).items() if v is not None} for m in s.memcgs],
         "file": [asdict(f) for f in s.files],
+        "damon": damon_to_dict(s.damon),
     }

@@ -9,6 +9,7 @@ import numpy as np
 from .jit import njit
 
 from . import vmstat as vs
+from .damon_paddr import damon_new_folio
 from .lru import folio_lru_list, lru_add_head, lru_del
 from .page_alloc import (zone_watermark_ok, MAX_RECLAIM_RETRIES, free_page, get_page_from_freelist, rmqueue,
                          rmqueue_wakeup_toptier, wakeup_kswapd, zone_statistics)
@@ -323,6 +324,7 @@ def handle_mm_fault(mm, t, page, write, file, syscall):
         f |= PG_DIRTY
     mm.pg_flags[page] = f
     mm.pg_scan[page] = 0
+    damon_new_folio(mm, page)
     lru_add_head(mm, folio_lru_list(mm, page), page)
     mm.task_clock[t] += cost
     return True

@@ -14,6 +14,8 @@ Per page (id = owner base + vpn), 15 bytes in two records (``PAGE_HOT_DTYPE``,
   pg_memcg int8   memory cgroup the page is charged to (0 = root)
   pg_prev, pg_next int32  links of the LRU list the page is on (-1 at the ends)
   pg_scan  int32  NUMA-balancing scan time in ms (the kernel keeps it in the cpupid bits)
+With DAMON contexts configured, ``pg_damon`` adds one byte per page (PG_idle, PG_young; 16 bytes
+in all); without, it is a one-element stub.
 LRU lists: one set per lruvec = (memcg, node), lruvec index memcg*n_nodes + node, list index
 lruvec*NR_LRU_LISTS + lru, head = youngest.
 """
@@ -92,7 +94,8 @@ K_PROACTIVE_NO_FALLBACK = 20  # v6.2+: proactive reclaim does not reclaim pages 
 K_NODE_RECLAIM = 21       # node_reclaim() enabled (zone_reclaim_mode bits, per profile)
 K_ZONE_RECLAIM_MODE = 22
 K_TPP = 23                # TPP's out-of-tree patches applied: their vm.demote_scale_factor (0 = not)
-NR_KNOBS = 24
+K_DAMON = 24              # DAMON contexts configured (kernel/damon.py); 0 = every DAMON array is a stub
+NR_KNOBS = 25
 
 # memcg statistics (memory.stat / memory.events names), MM.memcg_stat columns
 MEMCG_PGSCAN, MEMCG_PGSTEAL, MEMCG_PGDEMOTE, MEMCG_MAX_EVENTS, MEMCG_OOM_KILL, MEMCG_LOW_EVENTS = range(6)
@@ -132,6 +135,12 @@ SC_PROACTIVE = 18         # memory.reclaim
 NR_SC = 19
 
 BATCH = 32                # SWAP_CLUSTER_MAX
+
+# sizes of the DAMON tables (field indexes in kernel/damon.py)
+NR_DAMON_ATTR = 24
+NR_DAMON_REG = 8
+NR_DAMOS = 48
+DAMOS_MAX_SCORE = 99
 
 # The per-page fields live in two record arrays; the pg_* arrays are strided views of their
 # fields. What every access reads (zone, flags) and what picks a page's LRU list (+ memcg) sit
@@ -232,6 +241,16 @@ class _MMFields(NamedTuple):
     isolate_buf: np.ndarray   # scratch lists for reclaim (int64)
     demote_buf: np.ndarray
     oom_log: np.ndarray       # [k, 3] time ns, victim task, triggering task; row 0 col 0 = count
+    # DAMON (kernel/damon.py, damon_paddr.py); one-element stubs when no context is configured
+    pg_damon: np.ndarray      # uint8 per page: PG_idle, PG_young (page flags, not the pte bit)
+    damon_attr: np.ndarray    # [ctx, NR_A] int64 per kdamond context (A_* in damon.py)
+    damon_reg: np.ndarray     # [ctx, cap, NR_R] int64 regions, in address order
+    damos: np.ndarray         # [scheme, NR_S] int64 schemes: pattern, quota, watermarks, stats
+    damon_clock: np.ndarray   # [ctx] float64 ns of the kdamond's next wake-up
+    damon_cpu: np.ndarray     # [ctx] float64 ns of CPU time the kdamond spent
+    damon_due: np.ndarray     # [1] float64: earliest damon_clock (inf without DAMON)
+    damon_rng: np.ndarray     # [1] uint64 damon_rand() state, apart from mm.rng
+    damon_tmp: np.ndarray     # [cap, NR_R] int64 scratch for splits; also the score histogram
 
 
 _FIELD_NAMES = _MMFields._fields
@@ -373,7 +392,9 @@ def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, l
              task_from_storage, task_mem_ns, task_stall_ns, task_tier_ns, task_numa_next,
              task_scan_period, task_scan_offset, task_numa_faults, task_memcg, owner_mapped,
              memcg_usage, memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus,
-             lat_read, lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log):
+             lat_read, lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log,
+             pg_damon, damon_attr, damon_reg, damos, damon_clock, damon_cpu, damon_due, damon_rng,
+             damon_tmp):
     mm = MM(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, lru_tail,
               lru_size, zone_node, zone_type, zone_managed, zone_free, zone_wmark,
               zone_reserve, zone_kernel, zone_file, node_zone_lo, node_zone_hi, zonelist,
@@ -385,7 +406,9 @@ def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, l
               task_from_storage, task_mem_ns, task_stall_ns, task_tier_ns, task_numa_next,
               task_scan_period, task_scan_offset, task_numa_faults, task_memcg, owner_mapped,
               memcg_usage, memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus,
-              lat_read, lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log)
+              lat_read, lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log,
+              pg_damon, damon_attr, damon_reg, damos, damon_clock, damon_cpu, damon_due, damon_rng,
+              damon_tmp)
     _borrow_arrays(mm)
     return mm
 
@@ -393,8 +416,11 @@ def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, l
 PROFILE_INDEX = {"rfc-2020": 0, "v5.15": 1, "v6.1": 2, "v6.12": 3}
 
 
-def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int, n_memcgs: int = 1) -> MM:
-    """Empty arrays of the right shapes; tierlab.simulate fills them from the Machine."""
+def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int, n_memcgs: int = 1,
+           damon: tuple[int, int, int] = (0, 0, 0)) -> MM:
+    """Empty arrays of the right shapes; tierlab.simulate fills them from the Machine.
+    ``damon`` = (contexts, schemes, region capacity per context): without contexts every DAMON
+    array has one element and pg_damon costs no byte per page."""
     i64 = np.int64
     n_lruvecs = n_memcgs * n_nodes
     # np.empty (numpy asks the kernel for huge pages) filled in one contiguous pass: np.zeros
@@ -482,4 +508,13 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int, n_memcgs: int
         isolate_buf=np.zeros(4 * BATCH, i64),
         demote_buf=np.zeros(4 * BATCH, i64),
         oom_log=np.zeros((64, 3), np.float64),
+        pg_damon=np.zeros(n_pages if damon[0] else 1, np.uint8),
+        damon_attr=np.zeros((max(damon[0], 1), NR_DAMON_ATTR), i64),
+        damon_reg=np.zeros((max(damon[0], 1), max(damon[2], 1), NR_DAMON_REG), i64),
+        damos=np.zeros((max(damon[1], 1), NR_DAMOS), i64),
+        damon_clock=np.full(max(damon[0], 1), np.inf),
+        damon_cpu=np.zeros(max(damon[0], 1), np.float64),
+        damon_due=np.full(1, np.inf),
+        damon_rng=np.array([0x2545F4914F6CDD1D], np.uint64),
+        damon_tmp=np.zeros((max(damon[2], DAMOS_MAX_SCORE + 1), NR_DAMON_REG), i64),
     )

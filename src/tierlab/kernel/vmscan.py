@@ -14,6 +14,7 @@ from .jit import njit
 from . import vmstat as vs
 from .lru import (inactive_list_is_low, folio_lru_list, inactive_is_low, isolate_lru_folios, lru_add_head,
                   lruvec_of, node_lru_pages)
+from .damon_paddr import damon_folio_referenced
 from .migrate import migrate_folio, next_demotion_node
 from .workingset import workingset_eviction
 from .page_alloc import (page_task, DEF_PRIORITY, MAX_RECLAIM_RETRIES, demote_wmark_pages, free_page,
@@ -147,9 +148,10 @@ def demote_folio_list(mm, pages, n, node, sc, cpu_node, now):
 @njit(cache=True)
 def folio_check_references(mm, page):
     """folio_check_references() (v6.x, classic LRU): the rmap walk reads and clears the pte
-    accessed bit; PG_referenced gives a page seen once a second trip round the inactive list."""
+    accessed bit (and, with DAMON, PG_young: damon_folio_referenced()); PG_referenced gives a
+    page seen once a second trip round the inactive list."""
     f = mm.pg_flags[page]
-    young = f & PG_YOUNG
+    young = damon_folio_referenced(mm, page, (f & PG_YOUNG) != 0)
     referenced = f & PG_REFERENCED
     f &= ~(PG_YOUNG | PG_REFERENCED)
     if young:
@@ -315,6 +317,7 @@ def shrink_active_list(mm, lruvec, lru, nr_to_scan, sc):
     # pages go to the inactive head in isolation order, as move_folios_to_lru() does
     for i in range(n):
         page = buf[i]
+        damon_folio_referenced(mm, page, (mm.pg_flags[page] & PG_YOUNG) != 0)
         mm.pg_flags[page] = (mm.pg_flags[page] & ~(PG_YOUNG | PG_ACTIVE)) | PG_WORKINGSET
         lru_add_head(mm, lst - 1, page)
     mm.vmstat[node, vs.PGDEACTIVATE] += n

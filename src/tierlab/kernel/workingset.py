@@ -13,6 +13,7 @@ import numpy as np
 from .jit import njit
 
 from . import vmstat as vs
+from .damon_paddr import folio_clear_idle
 from .lru import folio_lru_list, lru_add_head, lru_del, node_lru_pages
 from .state import (K_SWAP_PAGES, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON,
                     LRU_INACTIVE_FILE,
@@ -69,6 +70,7 @@ def workingset_refault(mm, page, node, file):
 def folio_mark_accessed(mm, page):
     """folio_mark_accessed(): a read()/write() of a cached page. The first marks it referenced,
     the second moves an inactive page to the active list (pgactivate) and ages the node."""
+    folio_clear_idle(mm, page)
     f = mm.pg_flags[page]
     if not (f & PG_REFERENCED):
         mm.pg_flags[page] = f | PG_REFERENCED

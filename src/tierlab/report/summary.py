@@ -43,6 +43,20 @@ def print_run_summary(result: Result, console) -> None:
                for n in sorted(result.node_vmstat, key=int)]
         ctab.add_row(name, f"{v:,}", *per)
     console.print(ctab)
+    if result.damon:
+        dt = Table(title="DAMOS schemes (schemes/<N>/stats)")
+        # nr_tried, sz_tried, nr_applied, sz_applied, qt_exceeds, narrow enough for 80 columns
+        for col in ("node", "action", "tried", "MiB", "applied", "MiB", "qt_exceeds"):
+            dt.add_column(col, justify="left" if col in ("node", "action") else "right")
+        for ctx in result.damon:
+            for s in ctx["schemes"]:
+                st = s["stats"]
+                act = s["action"].removeprefix("migrate_") + (
+                    f" > {s['target_nid']}" if s["target_nid"] is not None else "")
+                dt.add_row(str(ctx["node"]), act, f"{st['nr_tried']:,}",
+                           f"{st['sz_tried'] / 2**20:,.1f}", f"{st['nr_applied']:,}",
+                           f"{st['sz_applied'] / 2**20:,.1f}", f"{st['qt_exceeds']:,}")
+        console.print(dt)
     if result.oom["killed"]:
         for e in result.oom["events"]:
             console.print(f"[red]OOM[/red] at {e['time_s']:.3f} s: killed {e['victim']} (allocating: {e['task']})")

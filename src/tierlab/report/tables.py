@@ -19,6 +19,7 @@ COLUMNS: dict[str, str] = {
     "sim_time_s": "simulated run time, s",
     "pgdemote": "pages demoted (pgdemote_kswapd + pgdemote_direct)",
     "pgpromote_success": "pages promoted by NUMA balancing",
+    "damos_migrated": "pages DAMOS migrate_hot/migrate_cold moved (schemes' sz_applied / 4 KiB)",
     "pswpout": "pages swapped out",
     "pswpin": "pages swapped in",
     "oom": "an OOM kill happened",
@@ -38,12 +39,13 @@ _FORMATS: dict[str, tuple[str, str]] = {
     "sim_time_s": ("sim time s", "{:.3f}"),
     "pgdemote": ("pgdemote", "{:,}"),
     "pgpromote_success": ("pgpromote_success", "{:,}"),
+    "damos_migrated": ("DAMOS migrated", "{:,}"),
     "pswpout": ("pswpout", "{:,}"),
     "pswpin": ("pswpin", "{:,}"),
     "oom": ("OOM", "{}"),
 }
 _ORDER = ("slowdown", "time_vs_all_fast", "fast_tier_hit_ratio", "amat_ns", "sim_time_s",
-          "pgdemote", "pgpromote_success", "pswpout", "pswpin", "oom")
+          "pgdemote", "pgpromote_success", "damos_migrated", "pswpout", "pswpin", "oom")
 
 
 def columns(table: pd.DataFrame) -> list[str]:
@@ -129,6 +131,8 @@ def result_row(result: Result) -> dict[str, Any]:
         "sim_time_s": float(m["sim_time_s"]),
         "pgdemote": int(v.get("pgdemote_kswapd", 0) + v.get("pgdemote_direct", 0)),
         "pgpromote_success": int(v.get("pgpromote_success", 0)),
+        "damos_migrated": sum(s["stats"]["sz_applied"] for c in result.damon
+                              for s in c["schemes"] if s["action"] != "stat") // 4096,
         "pswpout": int(v.get("pswpout", 0)),
         "pswpin": int(v.get("pswpin", 0)),
         "oom": bool(result.oom["killed"]),
