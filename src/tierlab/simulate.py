@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .engine import DONE, KILLED, catch_up, run_accesses, run_idle
+from .engine import DONE, ENGINES, KILLED, Engine
 from .damon_setup import damon_dims, damon_stats, setup_damon
 from .errors import ScenarioError, TierlabError
 from .kernel import damon as dm
@@ -220,6 +220,7 @@ def run(scenario: Scenario | Any, progress: Callable[[float], None] | None = Non
     mapped = {s.file for r in runs for s in r.steps
               if isinstance(s, AccessStep) and s.file is not None and s.io == "mmap"}
     mm = build_mm(scenario, machine, footprints, files, mapped)
+    eng = ENGINES[bool(scenario.damon)]
     sampler = _Sampler(scenario, machine, mm, list(files))
     max_ns = scenario.run.max_time_s * 1e9
     sampler.take(0.0)
@@ -230,22 +231,22 @@ def run(scenario: Scenario | Any, progress: Callable[[float], None] | None = Non
         t = min(live, key=lambda k: (mm.task_clock[k], k))
         now = mm.task_clock[t]
         if now >= sampler.next_t:
-            catch_up(mm, sampler.next_t)
+            eng.catch_up(mm, sampler.next_t)
             sampler.take(sampler.next_t)
             if progress:
                 progress(sampler.next_t / 1e9)
             continue
         others = [mm.task_clock[k] for k in live if k != t]
         t_limit = min(sampler.next_t, max_ns, (min(others) + QUANTUM_NS) if others else math.inf)
-        _advance(mm, t, runs[t], t_limit, pos)
+        _advance(eng, mm, t, runs[t], t_limit, pos)
         _check(mm, scenario)
     end = max(float(mm.task_clock.max()), 0.0)
-    catch_up(mm, end)
+    eng.catch_up(mm, end)
     sampler.take(end, final=True)
     return _result(scenario, machine, mm, runs, sampler, end)
 
 
-def _advance(mm: st.MM, t: int, r: _TaskRun, t_limit: float, pos: dict[int, int]) -> None:
+def _advance(eng: Engine, mm: st.MM, t: int, r: _TaskRun, t_limit: float, pos: dict[int, int]) -> None:
     """Run task t until t_limit or the end of its current step."""
     if r.step >= len(r.steps) or not mm.task_alive[t]:
         r.finished = True
@@ -263,7 +264,7 @@ def _advance(mm: st.MM, t: int, r: _TaskRun, t_limit: float, pos: dict[int, int]
     if isinstance(step, IdleStep):
         if r.deadline == math.inf:
             r.deadline = mm.task_clock[t] + step.duration_ns
-        run_idle(mm, t, min(r.deadline, t_limit))
+        eng.run_idle(mm, t, min(r.deadline, t_limit))
         if mm.task_clock[t] >= r.deadline:
             _next_step(r)
         return
@@ -282,7 +283,7 @@ def _advance(mm: st.MM, t: int, r: _TaskRun, t_limit: float, pos: dict[int, int]
         use_gap = gap is not None
         file = step.file is not None
         base = r.file_base[step.file] if file else r.base
-        r.i, status = run_accesses(mm, t, base, file, file and step.io == "read", r.chunk.vpn,
+        r.i, status = eng.run_accesses(mm, t, base, file, file and step.io == "read", r.chunk.vpn,
                                    r.chunk.op, gap if use_gap else _NO_GAP, use_gap, r.i, limit)
         if status == KILLED:
             r.finished = r.killed = True
