@@ -259,7 +259,7 @@ def test_scenario_of_the_guest(guest):
     assert (k.min_free_kbytes, k.watermark_scale_factor, k.swappiness, k.zone_reclaim_mode) == \
         (67584, 10, 60, 0)
     assert k.lowmem_reserve_ratio == (256, 256, 32, 0) and k.transparent_hugepage == "madvise"
-    assert k.lru == "classic" and "runs MGLRU (lru_gen/enabled 0x0007)" in text
+    assert k.lru == "mglru" and "runs MGLRU (lru_gen/enabled 0x0007)" in text
     assert s.swap.size == 0 and s.tasks == () and s.name == "host-guest"
 
 

@@ -130,11 +130,22 @@ def test_init_script_sets_the_scenarios_knobs_and_runs_the_promote_pattern():
     assert "knob /sys/kernel/debug/sched/numa_balancing/scan_delay_ms 100" in init
     assert "knob /sys/kernel/debug/sched/numa_balancing/scan_period_min_ms 100" in init
     assert "hot_threshold_ms" not in init            # left at the kernel's 1000
-    assert "min_free_kbytes" not in init and "lru_gen/enabled n" not in init and "swapon" not in init
+    assert "min_free_kbytes" not in init and "swapon" not in init
+    # the scenario's kernel.lru drives the guest: classic turns Debian's default MGLRU off
+    assert "knob /sys/kernel/mm/lru_gen/enabled n" in init
     # bind:1 (MPOL_BIND, mask 0x2), fill 200 MiB, set_mempolicy(MPOL_DEFAULT), read-scan for 20 s
     assert "/memwork memwork 3 51200 p:2:2:0 f:0:51200:1:0 p:0:0:0 s:0:51200:0:20000:0 & pid0=$!" in init
     assert plan.cmdline == ("transparent_hugepage=madvise",)
     assert init.index("dump before") < init.index("/memwork") < init.index("dump after") < init.index("poweroff -f")
+
+
+def test_guest_lru_follows_kernel_lru():
+    d = load_scenario(SCENARIOS / "anon-bind0.toml").to_dict()
+    d["kernel"]["lru"] = "mglru"
+    plan = make_plan(load_scenario(d))
+    assert ("/sys/kernel/mm/lru_gen/enabled", "y") in plan.knobs
+    assert any("guest LRU: MGLRU" in n and "tierlab models MGLRU" in n for n in plan.notes)
+    assert ("/sys/kernel/mm/lru_gen/enabled", "n") in make_plan(load_scenario(d), classic_lru=True).knobs
 
 
 def test_init_script_knobs_follow_the_scenario(tmp_path):

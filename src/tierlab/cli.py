@@ -187,7 +187,7 @@ def cmd_kernelref(args) -> int:
     from .kernelref import kernelref
     from .kernelref.compare import rich_table
     report = kernelref(args.scenario, kernel=args.kernel, runs=args.runs, out=args.out,
-                       timeout_s=args.timeout, classic_lru=args.classic_lru)
+                       timeout_s=args.timeout, lru="classic" if args.classic_lru else args.lru)
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "tierlab"}, indent=1))
         return 0
@@ -269,8 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     kr.add_argument("--json", action="store_true", help="print the comparison as JSON")
     kr.add_argument("--timeout", type=float, default=None, metavar="S",
                     help="seconds per guest run (default: from the workload's size)")
-    kr.add_argument("--classic-lru", action="store_true",
-                    help="turn the guest's MGLRU off (lru_gen = n), as tierlab models the classic LRU")
+    kr.add_argument("--lru", choices=("classic", "mglru"), default=None,
+                    help="run this LRU in the guest (lru_gen n / y) and in tierlab "
+                         "(default: the scenario's kernel.lru)")
+    kr.add_argument("--classic-lru", action="store_true", help="the same as --lru classic")
     kr.set_defaults(func=cmd_kernelref)
 
     tr = sub.add_parser("trace", help="capture, convert and inspect memory-access traces")

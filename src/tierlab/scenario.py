@@ -44,7 +44,7 @@ class KernelConfig:
     numa_balancing_scan_period_min_ms: int = 1000
     numa_balancing_scan_period_max_ms: int = 60000
     numa_balancing_scan_size_mb: int = 256
-    lru: str = "classic"                    # classic (MGLRU later)
+    lru: str = "classic"                    # classic | mglru (CONFIG_LRU_GEN, v6.1+)
     tpp: bool = False                       # TPP's out-of-tree patches 3-5/5 (2021): needs numa_balancing 2/3
     demote_scale_factor: int = 200          # TPP's vm.demote_scale_factor: WMARK_DEMOTE in 1/10000 of a zone
 
@@ -213,7 +213,7 @@ KIND_DRIVER = {"dram": "firmware", "hbm": "firmware", "pmem": "kmem", "cxl": "km
 DRIVERS = ("firmware", "kmem")
 MEMPOLICY_MODES = ("default", "local", "bind", "preferred", "interleave")
 THP_MODES = ("always", "madvise", "never")
-LRU_KINDS = ("classic",)   # MGLRU is not modelled yet: refuse it rather than run classic silently
+LRU_KINDS = ("classic", "mglru")   # the two-list LRU, or the multi-gen LRU (kernel/lru_gen.py)
 STRUCT_PAGE_BYTES_PER_PAGE = 64     # sizeof(struct page) on x86-64: memmap = memory / 64
 
 _TOP_FIELDS = ("name", "seed", "preset", "hmat", "kernel", "node", "distance", "swap", "task",
@@ -659,6 +659,14 @@ def _read_kernel(r: _Reader, raw: object) -> KernelConfig:
         # every TPP code path is under numa_promotion_tiered_enabled
         r.fail(p("tpp"), raw["tpp"], f"TPP acts only in NUMA-balancing tiering mode; "
                f"numa_balancing = {numa_balancing} (set 2 or 3)")
+    lru = r.str_(g("lru"), p("lru"), LRU_KINDS)
+    if lru == "mglru" and profile in ("rfc-2020", "v5.15"):
+        # CONFIG_LRU_GEN was merged in v6.1
+        r.fail(p("lru"), lru, f"the multi-gen LRU needs a v6.1+ kernel; profile {profile!r} has only \"classic\"")
+    if tpp and lru == "mglru":
+        # TPP's hint-fault check is PageActive() of the two-list LRU (2021, before MGLRU)
+        r.fail(p("tpp"), raw["tpp"], "TPP's patches test the classic LRU's active list; "
+               "lru = \"mglru\" has none (set lru = \"classic\")")
     return KernelConfig(
         profile=profile,
         demotion_enabled=r.bool_(g("demotion_enabled"), p("demotion_enabled")),
@@ -679,7 +687,7 @@ def _read_kernel(r: _Reader, raw: object) -> KernelConfig:
         numa_balancing_scan_period_max_ms=period_max,
         numa_balancing_scan_size_mb=r.int_(g("numa_balancing_scan_size_mb"),
                                            p("numa_balancing_scan_size_mb"), 1),
-        lru=r.str_(g("lru"), p("lru"), LRU_KINDS),
+        lru=lru,
         tpp=tpp,
         demote_scale_factor=r.int_(g("demote_scale_factor"), p("demote_scale_factor"), 1, 10000),
     )

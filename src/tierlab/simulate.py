@@ -25,6 +25,7 @@ from .scenario import MemPolicy, Scenario
 from .topology.build import build_machine
 from .topology.machine import Machine
 from .kernel.fault import memory_reclaim
+from .kernel.lru_gen import lru_gen_debugfs
 from .workloads.base import AccessStep, IdleStep, PolicyStep, ReclaimStep
 from .workloads.spec import build_steps, file_footprints, footprint_pages
 
@@ -58,7 +59,7 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int],
     n_owners = len(scenario.tasks) + len(files)
     n_pages = int(sum(footprints) + sum(files.values()))
     mm = st.new_mm(n_pages, n_owners, len(nodes), len(machine.zones), 1 + len(scenario.memcgs),
-                   damon_dims(scenario))
+                   damon_dims(scenario), mglru=scenario.kernel.lru == "mglru")
     memcg_id = memcg_ids(scenario)
     for k, m in enumerate(scenario.memcgs):
         mm.memcg_max[k + 1] = -1 if m.max is None else m.max // 4096
@@ -124,6 +125,7 @@ def build_mm(scenario: Scenario, machine: Machine, footprints: list[int],
     mm.knob[st.K_NODE_RECLAIM] = bool(k.zone_reclaim_mode) if rfc else bool(k.zone_reclaim_mode & 7)
     mm.knob[st.K_ZONE_RECLAIM_MODE] = k.zone_reclaim_mode
     mm.knob[st.K_TPP] = k.demote_scale_factor if k.tpp else 0
+    mm.knob[st.K_LRU_GEN] = k.lru == "mglru"
     c = scenario.cost
     mm.cost[:] = (c.page_fault_ns, c.hint_fault_ns, c.migrate_page_ns, c.reclaim_scan_ns,
                   c.reclaim_free_ns, c.swap_out_ns, c.swap_in_ns, c.think_ns, c.numa_scan_pte_ns,
@@ -415,8 +417,12 @@ def _result(scenario: Scenario, machine: Machine, mm: st.MM, runs: list[_TaskRun
                       "events": {n: int(mm.memcg_stat[k + 1, stat[n]])  # memory.events names
                                  for n in ("low", "max", "oom_kill")}}
              for k, m in enumerate(scenario.memcgs)}
+    metrics = _metrics(scenario, machine, mm, end_ns, runs)
+    if scenario.kernel.lru == "mglru":
+        metrics["lru_gen"] = lru_gen_debugfs(mm, ["root"] + [m.name for m in scenario.memcgs],
+                                             node_ids)
     return Result(memcg=memcg, vmstat=vs.totals(mm.vmstat), node_vmstat=vs.per_node(mm.vmstat, node_ids),
-                  residency=residency, oom=oom, metrics=_metrics(scenario, machine, mm, end_ns, runs),
+                  residency=residency, oom=oom, metrics=metrics,
                   scenario=scenario.to_dict(), timeseries=ts, tierlab_version=__version__,
                   damon=damon_stats(scenario, mm))
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .jit import njit
 from . import vmstat as vs
-from .lru import folio_lru_list, lru_add_head, lru_del
+from .lru import lruvec_add_folio, lruvec_del_folio
 from .migrate import migrate_folio
 from .page_alloc import get_page_from_freelist, page_task, wakeup_kswapd
 from .state import K_DAMON, PG_FILE, PG_YOUNG, WMARK_LOW, WMARK_MIN
@@ -159,14 +159,13 @@ def damon_pa_migrate(mm, c, start, end, node, target, young_filter, cpu_node, no
             continue
         if damos_pa_filter_out(mm, page, node, young_filter, now):
             continue
-        lst = folio_lru_list(mm, page)
-        lru_del(mm, lst, page)                              # folio_isolate_lru()
+        lruvec_del_folio(mm, page)                          # folio_isolate_lru()
         z = -1 if failed else alloc_migrate_folio_thisnode(mm, target, now + out[0])
         if z < 0:
             if not failed:
                 mm.vmstat[node, vs.PGMIGRATE_FAIL] += 1
                 failed = True
-            lru_add_head(mm, lst, page)
+            lruvec_add_folio(mm, page)                      # folio_putback_lru()
             continue
         out[0] += migrate_folio(mm, page, z, cpu_node)      # counts pgmigrate_success
         mm.pg_damon[page] = (mm.pg_damon[page] & (PGD_IDLE | PGD_YOUNG)) | PGD_MOVED | \

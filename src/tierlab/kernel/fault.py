@@ -10,7 +10,7 @@ from .jit import njit
 
 from . import vmstat as vs
 from .damon_paddr import damon_new_folio
-from .lru import folio_lru_list, lru_add_head, lru_del
+from .lru import lru_gen_enabled, lruvec_add_folio, lruvec_del_folio
 from .page_alloc import (zone_watermark_ok, MAX_RECLAIM_RETRIES, free_page, get_page_from_freelist, rmqueue,
                          rmqueue_wakeup_toptier, wakeup_kswapd, zone_statistics)
 from .state import (BATCH, K_NODE_RECLAIM, K_ZONE_RECLAIM_MODE, SC_MAY_UNMAP, SC_MAY_WRITEPAGE,
@@ -20,7 +20,7 @@ from .state import (BATCH, K_NODE_RECLAIM, K_ZONE_RECLAIM_MODE, SC_MAY_UNMAP, SC
                     WMARK_LOW, WMARK_MIN, mm_view)
 from .vmscan import (new_sc, reclaim_concurrently, shrink_node, run_kswapds, try_to_free_mem_cgroup_pages, try_to_free_pages,
                      zone_reclaimable_pages)
-from .workingset import workingset_refault
+from .workingset import lru_gen_refault, workingset_refault
 
 ALL_NODES = np.int64(-1)
 
@@ -83,9 +83,11 @@ def zap_page(mm, page):
     or its swap slot."""
     z = mm.pg_zone[page]
     if z >= 0:
-        lru_del(mm, folio_lru_list(mm, page), page)
+        lruvec_del_folio(mm, page)
         free_page(mm, page)
         mm.pg_flags[page] = 0
+        if lru_gen_enabled(mm):
+            mm.pg_gen[page] = 0
     elif z == SWAPPED:
         mm.pg_zone[page] = NOT_PRESENT
         mm.knob[K_SWAP_USED] -= 1
@@ -269,7 +271,8 @@ def alloc_pages(mm, t, page):
 def handle_mm_fault(mm, t, page, write, file, syscall):
     """Task t touches a page that is not present. Anonymous memory: do_anonymous_page() for a
     first touch, do_swap_page() from swap; new anon pages go on the LRU as folio_add_lru_vma()
-    puts them: inactive from v5.9 on, active before (rfc-2020's v5.8 base). Page cache
+    puts them: inactive from v5.9 on, active before (rfc-2020's v5.8 base); under MGLRU into the
+    youngest generation (a read() into the oldest ones, lru_gen_add_folio()). Page cache
     (``file``): filemap_fault()/filemap_read() allocate a page, read it from storage (not for
     a whole-page write()) and put it on the inactive file list, or the active one when the
     refault is within the workingset; read() marks it accessed. Returns False if the task was
@@ -291,10 +294,16 @@ def handle_mm_fault(mm, t, page, write, file, syscall):
         return False
     node = mm.zone_node[z]
     cost = mm.cost[C_PAGE_FAULT]
+    mglru = lru_gen_enabled(mm)
+    if mglru:
+        mm.pg_gen[page] = 0             # a new folio: no gen, no refs
     if file:
         f = PG_FILE
         if old == SHADOW:
-            f |= workingset_refault(mm, page, node, 1)
+            if mglru:
+                f |= lru_gen_refault(mm, page, node, 1, not syscall)
+            else:
+                f |= workingset_refault(mm, page, node, 1)
             # the whole refault is time a machine with enough fast memory would not spend
             mm.task_tier_ns[t] += mm.cost[C_FILE_READ] + mm.cost[C_PAGE_FAULT]
         if not (syscall and write):
@@ -312,7 +321,10 @@ def handle_mm_fault(mm, t, page, write, file, syscall):
         if mm.knob[K_ANON_ACTIVE_START]:
             f |= PG_ACTIVE
         if old == SWAPPED:
-            f |= workingset_refault(mm, page, node, 0)
+            if mglru:
+                f |= lru_gen_refault(mm, page, node, 0, True)
+            else:
+                f |= workingset_refault(mm, page, node, 0)
             mm.knob[K_SWAP_USED] -= 1
             mm.vmstat[cpu, vs.PSWPIN] += 1
             mm.vmstat[cpu, vs.PGPGIN] += 4
@@ -322,9 +334,13 @@ def handle_mm_fault(mm, t, page, write, file, syscall):
             mm.task_tier_ns[t] += mm.cost[C_SWAP_IN] + mm.cost[C_PAGE_FAULT]
     if write:
         f |= PG_DIRTY
+    if mglru and not syscall:
+        # folio_add_lru() (mm/swap.c, v6.12): a folio added in a fault (lru_gen_in_fault())
+        # is set active, so lru_gen_add_folio() puts it in the youngest generation
+        f |= PG_ACTIVE
     mm.pg_flags[page] = f
     mm.pg_scan[page] = 0
     damon_new_folio(mm, page)
-    lru_add_head(mm, folio_lru_list(mm, page), page)
+    lruvec_add_folio(mm, page)
     mm.task_clock[t] += cost
     return True

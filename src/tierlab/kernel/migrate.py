@@ -11,7 +11,7 @@ import numpy as np
 from .jit import njit
 
 from . import vmstat as vs
-from .lru import folio_lru_list, lru_add_head
+from .lru import lruvec_add_folio
 from .page_alloc import page_task, zone_statistics
 from .state import C_MIGRATE
 
@@ -67,7 +67,9 @@ def migrate_folio(mm, page, new_zone, cpu_node):
     if mm.toptier[src] != mm.toptier[dst]:
         mm.pg_scan[page] = 0        # folio_migrate_flags(): cpupid/access time reset across tiers
     mm.vmstat[src, vs.PGMIGRATE_SUCCESS] += 1
-    lru_add_head(mm, folio_lru_list(mm, page), page)
+    # PG_active (under MGLRU: isolated from the two youngest gens, lru_gen_del_folio()) and the
+    # LRU_REFS bits (folio_migrate_refs()) come along: lru_gen_add_folio() places it by them
+    lruvec_add_folio(mm, page)
     return migrate_cost_ns(mm, src, dst)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from .jit import njit
 
 from . import vmstat as vs
-from .lru import folio_lru_list, lru_del
+from .lru import lruvec_del_folio
 from .migrate import migrate_folio
 from .page_alloc import get_page_from_freelist, rmqueue_wakeup_toptier, wakeup_kswapd, zone_watermark_ok
 from .workingset import folio_mark_accessed
@@ -262,7 +262,7 @@ def do_numa_page(mm, t, page, now):
         mm.vmstat[src, vs.PGMIGRATE_FAIL] += 1
         mm.task_numa_faults[t, FAILED] += 1
         return cost
-    lru_del(mm, folio_lru_list(mm, page), page)
+    lruvec_del_folio(mm, page)
     cost += migrate_folio(mm, page, nz, cpu)
     mm.vmstat[dst, vs.NUMA_PAGES_MIGRATED] += 1
     if tiering_page and mm.toptier[dst]:

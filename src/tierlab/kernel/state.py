@@ -16,6 +16,8 @@ Per page (id = owner base + vpn), 15 bytes in two records (``PAGE_HOT_DTYPE``,
   pg_scan  int32  NUMA-balancing scan time in ms (the kernel keeps it in the cpupid bits)
 With DAMON contexts configured, ``pg_damon`` adds one byte per page (PG_idle, PG_young; 16 bytes
 in all); without, it is a one-element stub.
+With lru = "mglru" one more byte, pg_gen (the generation and LRU_REFS bits the kernel keeps in
+folio->flags), in its own array so that the classic model does not carry it: 16 bytes.
 LRU lists: one set per lruvec = (memcg, node), lruvec index memcg*n_nodes + node, list index
 lruvec*NR_LRU_LISTS + lru, head = youngest.
 """
@@ -57,6 +59,7 @@ NR_LRU_LISTS = 4
 # zone types, as enum zone_type
 ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE = 0, 1, 2, 3
 ZONE_TYPE = {"DMA": 0, "DMA32": 1, "NORMAL": 2, "MOVABLE": 3}
+NR_ZONE_TYPES = 4
 
 # watermark indexes (enum zone_watermarks)
 WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO = 0, 1, 2, 3
@@ -95,7 +98,8 @@ K_NODE_RECLAIM = 21       # node_reclaim() enabled (zone_reclaim_mode bits, per 
 K_ZONE_RECLAIM_MODE = 22
 K_TPP = 23                # TPP's out-of-tree patches applied: their vm.demote_scale_factor (0 = not)
 K_DAMON = 24              # DAMON contexts configured (kernel/damon.py); 0 = every DAMON array is a stub
-NR_KNOBS = 25
+K_LRU_GEN = 25            # the multi-gen LRU is on (lru = "mglru", /sys/kernel/mm/lru_gen/enabled)
+NR_KNOBS = 26
 
 # memcg statistics (memory.stat / memory.events names), MM.memcg_stat columns
 MEMCG_PGSCAN, MEMCG_PGSTEAL, MEMCG_PGDEMOTE, MEMCG_MAX_EVENTS, MEMCG_OOM_KILL, MEMCG_LOW_EVENTS = range(6)
@@ -251,6 +255,15 @@ class _MMFields(NamedTuple):
     damon_due: np.ndarray     # [1] float64: earliest damon_clock (inf without DAMON)
     damon_rng: np.ndarray     # [1] uint64 damon_rand() state, apart from mm.rng
     damon_tmp: np.ndarray     # [cap, NR_R] int64 scratch for splits; also the score histogram
+    # multi-gen LRU (lru_gen.py); one element each when lru = "classic"
+    pg_gen: np.ndarray        # [page] uint8: gen+1 in bits 0-2 (0: on no generation list),
+                              # the LRU_REFS counter in bits 3-4 (the kernel's folio->flags fields)
+    lrugen_seq: np.ndarray    # [lruvec, 3] max_seq, min_seq[anon], min_seq[file]
+    lrugen_head: np.ndarray   # [((lruvec*MAX_NR_GENS + gen)*2 + type)*NR_ZONE_TYPES + zone type]
+    lrugen_tail: np.ndarray   #   the lists lrugen->folios[gen][type][zone]
+    lrugen_nr: np.ndarray     # [(lruvec*MAX_NR_GENS + gen)*2 + type] lrugen->nr_pages, counted by
+                              #   the page's gen (folio_update_gen() changes it before it moves)
+    lrugen_ctrl: np.ndarray   # [lruvec, type, CTRL_*, tier] refault feedback (PID controller)
 
 
 _FIELD_NAMES = _MMFields._fields
@@ -394,7 +407,8 @@ def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, l
              memcg_usage, memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus,
              lat_read, lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log,
              pg_damon, damon_attr, damon_reg, damos, damon_clock, damon_cpu, damon_due, damon_rng,
-             damon_tmp):
+             damon_tmp,
+             pg_gen, lrugen_seq, lrugen_head, lrugen_tail, lrugen_nr, lrugen_ctrl):
     mm = MM(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, lru_tail,
               lru_size, zone_node, zone_type, zone_managed, zone_free, zone_wmark,
               zone_reserve, zone_kernel, zone_file, node_zone_lo, node_zone_hi, zonelist,
@@ -408,7 +422,8 @@ def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, l
               memcg_usage, memcg_max, memcg_low, memcg_min, memcg_stat, node_dist, node_cpus,
               lat_read, lat_write, node_bw, knob, cost, vmstat, rng, isolate_buf, demote_buf, oom_log,
               pg_damon, damon_attr, damon_reg, damos, damon_clock, damon_cpu, damon_due, damon_rng,
-              damon_tmp)
+              damon_tmp,
+              pg_gen, lrugen_seq, lrugen_head, lrugen_tail, lrugen_nr, lrugen_ctrl)
     _borrow_arrays(mm)
     return mm
 
@@ -416,13 +431,27 @@ def _make_mm(pg_zone, pg_flags, pg_prev, pg_next, pg_scan, pg_memcg, lru_head, l
 PROFILE_INDEX = {"rfc-2020": 0, "v5.15": 1, "v6.1": 2, "v6.12": 3}
 
 
+# multi-gen LRU sizes (include/linux/mmzone.h, v6.12)
+MAX_NR_GENS = 4
+MIN_NR_GENS = 2
+MAX_NR_TIERS = 4
+# lrugen_ctrl fields: avg_refaulted, avg_total, refaulted, evicted (NR_HIST_GENS = 1 without
+# CONFIG_LRU_GEN_STATS, as Debian builds it), protected (tier t >= 1 kept at index t-1)
+CTRL_AVG_REFAULTED, CTRL_AVG_TOTAL, CTRL_REFAULTED, CTRL_EVICTED, CTRL_PROTECTED = range(5)
+
+
 def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int, n_memcgs: int = 1,
-           damon: tuple[int, int, int] = (0, 0, 0)) -> MM:
+           damon: tuple[int, int, int] = (0, 0, 0), mglru: bool = False) -> MM:
     """Empty arrays of the right shapes; tierlab.simulate fills them from the Machine.
     ``damon`` = (contexts, schemes, region capacity per context): without contexts every DAMON
-    array has one element and pg_damon costs no byte per page."""
+    array has one element and pg_damon costs no byte per page. The multi-gen LRU's per-page
+    byte (pg_gen) likewise exists only with ``mglru``."""
     i64 = np.int64
     n_lruvecs = n_memcgs * n_nodes
+    n_gen_lists = n_lruvecs * MAX_NR_GENS * 2 * NR_ZONE_TYPES if mglru else 1
+    # lru_gen_init_lruvec(): max_seq = MIN_NR_GENS + 1, min_seq = 0
+    lrugen_seq = np.zeros((n_lruvecs if mglru else 1, 3), i64)
+    lrugen_seq[:, 0] = MIN_NR_GENS + 1
     # np.empty (numpy asks the kernel for huge pages) filled in one contiguous pass: np.zeros
     # then filling fields faults the page state in 4 KiB at a time (seconds for 64 M pages)
     hot = np.empty(n_pages, PAGE_HOT_DTYPE)
@@ -517,4 +546,10 @@ def new_mm(n_pages: int, n_tasks: int, n_nodes: int, n_zones: int, n_memcgs: int
         damon_due=np.full(1, np.inf),
         damon_rng=np.array([0x2545F4914F6CDD1D], np.uint64),
         damon_tmp=np.zeros((max(damon[2], DAMOS_MAX_SCORE + 1), NR_DAMON_REG), i64),
+        pg_gen=np.zeros(n_pages if mglru else 1, np.uint8),
+        lrugen_seq=lrugen_seq,
+        lrugen_head=np.full(n_gen_lists, -1, i64),
+        lrugen_tail=np.full(n_gen_lists, -1, i64),
+        lrugen_nr=np.zeros(n_lruvecs * MAX_NR_GENS * 2 if mglru else 1, i64),
+        lrugen_ctrl=np.zeros((n_lruvecs if mglru else 1, 2, 5, MAX_NR_TIERS), i64),
     )

@@ -13,7 +13,7 @@ from .jit import njit
 
 from . import vmstat as vs
 from .lru import (inactive_list_is_low, folio_lru_list, inactive_is_low, isolate_lru_folios, lru_add_head,
-                  lruvec_of, node_lru_pages)
+                  lru_gen_enabled, lruvec_of, node_lru_pages)
 from .damon_paddr import damon_folio_referenced
 from .migrate import migrate_folio, next_demotion_node
 from .workingset import workingset_eviction
@@ -166,11 +166,21 @@ def folio_check_references(mm, page):
 
 
 @njit(cache=True)
+def putback_folio(mm, page):
+    """move_folios_to_lru() for a page shrink_folio_list() did not free: the head of its list;
+    under MGLRU evict_folios()'s rule first (lru_gen.lru_gen_putback())."""
+    if lru_gen_enabled(mm):
+        _lru_gen.lru_gen_putback(mm, page)
+    else:
+        lru_add_head(mm, folio_lru_list(mm, page), page)
+
+
+@njit(cache=True)
 def activate_locked(mm, page, node, sc):
     """activate_locked: the page goes back to the head of its active list (pgactivate)."""
     mm.pg_flags[page] |= PG_ACTIVE
     mm.vmstat[node, vs.PGACTIVATE] += 1
-    lru_add_head(mm, folio_lru_list(mm, page), page)
+    putback_folio(mm, page)
 
 
 @njit(cache=True)
@@ -220,14 +230,17 @@ def shrink_folio_list(mm, pages, n, node, sc, cpu_node, now):
     for i in range(n):
         page = pages[i]
         if sc[SC_MAY_UNMAP] == 0 and folio_mapped(mm, page):
-            lru_add_head(mm, folio_lru_list(mm, page), page)       # keep_locked
+            putback_folio(mm, page)                                  # keep_locked
             continue
-        ref = folio_check_references(mm, page)
+        if lru_gen_enabled(mm):
+            ref = _lru_gen.lru_gen_folio_check_references(mm, page, sc)
+        else:
+            ref = folio_check_references(mm, page)
         if ref == FOLIOREF_ACTIVATE:
             activate_locked(mm, page, node, sc)
             continue
         if ref == FOLIOREF_KEEP:
-            lru_add_head(mm, folio_lru_list(mm, page), page)
+            putback_folio(mm, page)
             continue
         if do_demote:
             if batch:
@@ -244,7 +257,7 @@ def shrink_folio_list(mm, pages, n, node, sc, cpu_node, now):
         for j in range(k, nd):
             if sc[SC_PROACTIVE] and mm.knob[K_PROACTIVE_NO_FALLBACK]:
                 # v6.2+: proactive reclaim does not reclaim top-tier pages it could not demote
-                lru_add_head(mm, folio_lru_list(mm, demote[j]), demote[j])
+                putback_folio(mm, demote[j])
             else:
                 reclaimed += pageout_or_free(mm, demote[j], node, sc, FOLIOREF_RECLAIM)
     return reclaimed
@@ -427,7 +440,10 @@ def shrink_list(mm, lruvec, lru, nr_to_scan, sc, cpu_node, now):
 def shrink_lruvec(mm, lruvec, sc, cpu_node, now):
     """shrink_lruvec() (v6.x): scan the lists round-robin, SWAP_CLUSTER_MAX at a time; once
     nr_to_reclaim is met (kswapd and non-initial direct reclaim) stop the smaller type and
-    scale the other down to its remaining proportion."""
+    scale the other down to its remaining proportion. Under MGLRU only memcg reclaim gets here
+    (root reclaim goes to lru_gen_shrink_node() from shrink_node())."""
+    if lru_gen_enabled(mm):
+        return _lru_gen.lru_gen_shrink_lruvec(mm, lruvec, sc, cpu_node, now)
     nr = np.zeros(NR_LRU_LISTS, np.int64)
     node = lruvec % mm.kswapd_state.shape[0]
     get_scan_count(mm, lruvec, sc, nr)
@@ -488,7 +504,12 @@ def shrink_node_memcgs(mm, node, sc, cpu_node, now):
 
 @njit(cache=True)
 def shrink_node(mm, node, sc, cpu_node, now):
-    """shrink_node(): one pass over the node's lruvecs; any progress resets kswapd_failures."""
+    """shrink_node(): one pass over the node's lruvecs; any progress resets kswapd_failures.
+    Under MGLRU root reclaim is lru_gen_shrink_node() (v6.12)."""
+    if lru_gen_enabled(mm) and sc[SC_TARGET] <= 0:
+        reclaimed = _lru_gen.lru_gen_shrink_node(mm, node, sc, cpu_node, now)
+        sc[SC_COST_NS] += np.int64(mm.cost[C_SCAN])
+        return reclaimed
     prepare_scan_control(mm, node, sc)
     reclaimed = shrink_node_memcgs(mm, node, sc, cpu_node, now)
     sc[SC_COST_NS] += np.int64(mm.cost[C_SCAN])
@@ -526,14 +547,16 @@ def kswapd_sleep(mm, node):
 def balance_pgdat_step(mm, node):
     """One iteration of balance_pgdat()'s priority loop, so kswapd runs beside the tasks in
     simulated time: stop when balanced; age anon; reclaim at most the HIGH marks' worth
-    (kswapd_shrink_node()); raise the priority when that scanned too little or freed nothing."""
+    (kswapd_shrink_node()); raise the priority when that scanned too little or freed nothing.
+    Under MGLRU kswapd_age_node() is lru_gen_age_node(), which with min_ttl_ms = 0 ages nothing,
+    and lru_gen_shrink_node() may lower the starting priority (set_initial_priority())."""
     if pgdat_balanced(mm, node):
         balance_pgdat_done(mm, node)
         return
     prio = mm.kswapd_priority[node]
     sc = new_sc(prio, 0, 1)
     now = mm.kswapd_clock[node]
-    if can_age_anon_pages(mm, node, sc):                 # kswapd_age_node() / age_active_anon()
+    if not lru_gen_enabled(mm) and can_age_anon_pages(mm, node, sc):   # kswapd_age_node()
         for m in range(mm.memcg_usage.shape[0]):
             lruvec = lruvec_of(mm, m, node)
             if inactive_is_low(mm, lruvec, LRU_INACTIVE_ANON):
@@ -549,8 +572,9 @@ def balance_pgdat_step(mm, node):
     mm.kswapd_reclaimed[node] += sc[SC_NR_RECLAIMED]
     mm.kswapd_clock[node] += sc[SC_COST_NS]
     mm.kswapd_cpu[node] += sc[SC_COST_NS]
+    mm.kswapd_priority[node] = sc[SC_PRIORITY]
     if sc[SC_NR_SCANNED] < nr_to_reclaim or sc[SC_NR_RECLAIMED] == 0:
-        mm.kswapd_priority[node] = prio - 1
+        mm.kswapd_priority[node] = sc[SC_PRIORITY] - 1
     if mm.kswapd_priority[node] < 1:
         balance_pgdat_done(mm, node)
 
@@ -689,6 +713,9 @@ def zone_reclaimable_pages(mm, z, sc):
 def check_invariants(mm):
     """Checking mode: every present page on exactly one LRU list, on the list its node and
     flags say; list sizes right; used + free = managed for every zone; no zone over its size."""
+    if lru_gen_enabled(mm):
+        _lru_gen.lru_gen_check_invariants(mm)
+        return
     n_zones = mm.zone_free.shape[0]
     counted = np.zeros(n_zones, np.int64)
     on_lists = 0
@@ -719,3 +746,9 @@ def check_invariants(mm):
         if mm.zone_free[z] < 0 or counted[z] + mm.zone_free[z] + mm.zone_kernel[z] != mm.zone_managed[z]:
             mm.knob[K_ERROR] = 4
             return
+
+
+# The multi-gen LRU calls shrink_folio_list() above and is called from shrink_node() and
+# shrink_lruvec(): the two modules import each other, so vmscan reaches it as a module (bound
+# last, complete by the time numba compiles a caller), whichever of the two is imported first.
+from . import lru_gen as _lru_gen  # noqa: E402

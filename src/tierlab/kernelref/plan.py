@@ -79,19 +79,24 @@ def node_cpus(scenario: Scenario) -> dict[int, tuple[int, ...]]:
 
 
 def make_plan(scenario: Scenario, classic_lru: bool = False) -> GuestPlan:
+    """The guest runs the LRU the scenario's kernel.lru names (lru_gen/enabled y or n);
+    ``classic_lru`` forces the classic one (kernelref() applies --lru/--classic-lru to the
+    scenario first, so tierlab and the guest agree)."""
     _check_machine(scenario)
     cpus = node_cpus(scenario)
     tasks = tuple(_task_plan(scenario, i, cpus) for i in range(len(scenario.tasks)))
+    lru = "classic" if classic_lru else scenario.kernel.lru
     notes = [
-        "guest LRU: classic (lru_gen disabled by --classic-lru)" if classic_lru else
-        "guest LRU: MGLRU (Debian 6.12 default, lru_gen 0x0007); tierlab models the classic LRU",
+        f"guest LRU: {'classic (lru_gen n)' if lru == 'classic' else 'MGLRU (lru_gen y = 0x0007)'}; "
+        f"tierlab models {'the classic LRU' if scenario.kernel.lru == 'classic' else 'MGLRU'} "
+        "(kernel.lru)",
         "the kswapd/direct split moves between kernel runs (+-10% in the reference, more on a "
         "busy host); compare pgdemote (kswapd + direct)",
     ]
     if scenario.kernel.profile != "v6.12":
         notes.append(f"scenario profile {scenario.kernel.profile}: tierlab follows it, the guest "
                      "runs 6.12")
-    return GuestPlan(knobs=_knobs(scenario.kernel, classic_lru),
+    return GuestPlan(knobs=_knobs(scenario.kernel, lru == "classic"),
                      cmdline=(f"transparent_hugepage={scenario.kernel.transparent_hugepage}",),
                      tasks=tasks, swap_bytes=scenario.swap.size, notes=tuple(notes))
 
@@ -141,8 +146,8 @@ def _knobs(k: KernelConfig, classic_lru: bool) -> tuple[tuple[str, str], ...]:
     for fld, name in DEBUGFS_NB.items():
         if getattr(k, fld) != getattr(d, fld):
             out.append((f"{DEBUGFS_NB_DIR}/{name}", str(getattr(k, fld))))
-    if classic_lru:
-        out.append((LRU_GEN, "n"))
+    # Debian's 6.12 boots with MGLRU on (0x0007): pin the scenario's choice either way
+    out.append((LRU_GEN, "n" if classic_lru else "y"))
     return tuple(out)
 
 

@@ -4,6 +4,7 @@ log, run tierlab on the same scenario and compare. Files in --out: <name>.initrd
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -60,14 +61,22 @@ def boot(scenario: Scenario, plan: GuestPlan, kernel: assets.Kernel, initrd: Pat
 
 def kernelref(scenario: Any, *, kernel: str | os.PathLike | None = None, runs: int = 1,
               out: str | os.PathLike = "tierlab-kernelref", timeout_s: float | None = None,
-              classic_lru: bool = False, simulate: bool = True,
+              classic_lru: bool = False, simulate: bool = True, lru: str | None = None,
               progress: Callable[[str], None] = _stderr) -> dict[str, Any]:
     """Run ``scenario`` in a real kernel ``runs`` times and (with ``simulate``) in tierlab;
-    return {"scenario", "kernel", "runs", "tierlab", "rows", "notes"}."""
+    return {"scenario", "kernel", "runs", "tierlab", "rows", "notes"}. Both run the LRU of the
+    scenario's kernel.lru, or ``lru`` ("classic" | "mglru") when given (``classic_lru``: the
+    same as lru = "classic")."""
     if runs < 1:
         raise KernelrefError(f"--runs {runs}: at least 1")
     s = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    plan = make_plan(s, classic_lru)
+    if classic_lru:
+        lru = "classic"
+    if lru is not None and lru != s.kernel.lru:
+        d = s.to_dict()
+        d["kernel"]["lru"] = lru
+        s = dataclasses.replace(load_scenario(d), source=s.source)
+    plan = make_plan(s)
     assets.check_tools(need_download=kernel is None and not any(True for _ in assets._cached()))
     k = assets.kernel(kernel, progress)
     if plan.swap_bytes and (k.virtio_blk is None or not k.virtio_blk.exists()):

@@ -85,9 +85,12 @@ def _kernel_lines(host: Host) -> list[str]:
         lines.append(_line("transparent_hugepage", _toml_str(k["transparent_hugepage"]),
                            "/" + KNOB_FILES["transparent_hugepage"]))
     lru = k.get("lru_gen_enabled")
-    note = (f"this kernel runs MGLRU (lru_gen/enabled {lru:#06x}); tierlab models the classic LRU"
-            if lru else "as this kernel" if lru == 0 else "lru_gen/enabled unknown")
-    lines.append(_line("lru", '"classic"', note))
+    if lru and profile in ("v6.1", "v6.12"):
+        lines.append(_line("lru", '"mglru"', f"this kernel runs MGLRU (lru_gen/enabled {lru:#06x})"))
+    else:
+        note = (f"this kernel runs MGLRU (lru_gen/enabled {lru:#06x}); profile {profile} has only "
+                "the classic LRU" if lru else "as this kernel" if lru == 0 else "lru_gen/enabled unknown")
+        lines.append(_line("lru", '"classic"', note))
     return lines
 
 
