@@ -310,7 +310,7 @@ def _note_first_compile(args) -> None:
     from ._jitcache import is_cold
     if args.func in _SIMULATING and not getattr(args, "quiet", False) and is_cold():
         import os
-        print("tierlab: first run of this version: compiling the kernel model (about a minute, "
+        print("tierlab: first run of this version: compiling the kernel model (a minute or two, "
               f"once; cached in {os.environ.get('NUMBA_CACHE_DIR')})", file=sys.stderr)
 
 
