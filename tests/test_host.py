@@ -405,3 +405,17 @@ def test_print_host_renders_unknown_hmat(tmp_path):
     print_host(h, c, machine_of(h))
     text = c.export_text()
     assert re.search(r"node1\W+none\W.*unknown\W+unknown\W+38\W+4\b", text)   # no HMAT: tier 4
+
+
+def test_scenario_of_a_tpp_kernel(guest):
+    """vm.demote_scale_factor exists only with TPP's patches: the scenario switches them on,
+    except where they cannot act (MGLRU, or NUMA balancing not in tiering mode)."""
+    put(guest, "proc/sys/vm/demote_scale_factor", "500\n")
+    text = scenario_toml(read_host(guest))
+    assert "tpp left off" in text and load_scenario(text).kernel.tpp is False    # guest: MGLRU
+    put(guest, "sys/kernel/mm/lru_gen/enabled", "0x0000\n")
+    k = load_scenario(scenario_toml(read_host(guest))).kernel
+    assert (k.lru, k.tpp, k.demote_scale_factor, k.numa_balancing) == ("classic", True, 500, 2)
+    put(guest, "proc/sys/kernel/numa_balancing", "1\n")
+    k = load_scenario(scenario_toml(read_host(guest))).kernel
+    assert (k.tpp, k.numa_balancing) == (False, 1)

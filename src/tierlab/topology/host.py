@@ -19,7 +19,8 @@ Files read (Documentation/ABI names; units as the ABI gives them):
 - ``/sys/bus/dax/devices/daxX.Y/{target_node,driver}``: nodes onlined by dax/kmem (sysfs-bus-dax);
 - knobs: ``/sys/kernel/mm/numa/demotion_enabled`` (v5.15+, "true"/"false"),
   ``/proc/sys/kernel/numa_balancing``, ``/proc/sys/vm/{zone_reclaim_mode,min_free_kbytes,
-  watermark_scale_factor,swappiness,lowmem_reserve_ratio}``, ``/sys/kernel/mm/lru_gen/enabled``
+  watermark_scale_factor,swappiness,lowmem_reserve_ratio,demote_scale_factor (TPP)}``,
+  ``/sys/kernel/mm/lru_gen/enabled``
   (v6.1+), ``/sys/kernel/mm/transparent_hugepage/enabled``, debugfs
   ``sched/numa_balancing/*`` (root only; sysctls ``kernel.numa_balancing_scan_*`` before v5.13);
 - ``/proc/sys/kernel/osrelease``, ``/proc/vmstat``, ``/proc/zoneinfo``, ``/proc/swaps``,
@@ -67,6 +68,7 @@ KNOB_FILES = {
     "numa_balancing_scan_period_min_ms": "sys/kernel/debug/sched/numa_balancing/scan_period_min_ms",
     "numa_balancing_scan_period_max_ms": "sys/kernel/debug/sched/numa_balancing/scan_period_max_ms",
     "numa_balancing_scan_size_mb": "sys/kernel/debug/sched/numa_balancing/scan_size_mb",
+    "demote_scale_factor": "proc/sys/vm/demote_scale_factor",   # only on TPP-patched kernels
 }
 # before v5.13 the scan knobs were sysctls (kernel.numa_balancing_scan_*)
 _KNOB_FALLBACK = {k: f"proc/sys/kernel/{k}" for k in KNOB_FILES if k.startswith("numa_balancing_scan")}

@@ -91,6 +91,14 @@ def _kernel_lines(host: Host) -> list[str]:
         note = (f"this kernel runs MGLRU (lru_gen/enabled {lru:#06x}); profile {profile} has only "
                 "the classic LRU" if lru else "as this kernel" if lru == 0 else "lru_gen/enabled unknown")
         lines.append(_line("lru", '"classic"', note))
+    tpp = k.get("demote_scale_factor")
+    if tpp is not None:                   # the sysctl of TPP's patch 3/5: a TPP kernel
+        if nb is not None and nb & 2 and 1 <= tpp <= 10000 and not (lru and profile in ("v6.1", "v6.12")):
+            lines.append(_line("tpp", "true", "/proc/sys/vm/demote_scale_factor exists: TPP's patches"))
+            lines.append(_line("demote_scale_factor", str(tpp), "/" + KNOB_FILES["demote_scale_factor"]))
+        else:
+            lines.append(f"# TPP kernel (demote_scale_factor = {tpp}), but its patches act only in "
+                         "tiering mode on the classic LRU: tpp left off")
     return lines
 
 
