@@ -30,17 +30,51 @@ def folio_lru_list(mm, page):
     return lruvec_of(mm, mm.pg_memcg[page], node) * NR_LRU_LISTS + lru
 
 
+@njit(cache=True, inline="always")
+def list_add(head, tail, prev, next_, lst, page, at_tail):
+    """list_add() / list_add_tail() (include/linux/list.h) for lists threaded through the page
+    arrays: head[lst] is the young end, reclaim takes from tail[lst]."""
+    if at_tail:
+        t = tail[lst]
+        next_[page] = -1
+        prev[page] = t
+        if t >= 0:
+            next_[t] = page
+        else:
+            head[lst] = page
+        tail[lst] = page
+    else:
+        h = head[lst]
+        prev[page] = -1
+        next_[page] = h
+        if h >= 0:
+            prev[h] = page
+        else:
+            tail[lst] = page
+        head[lst] = page
+
+
+@njit(cache=True, inline="always")
+def list_del(head, tail, prev, next_, lst, page):
+    """list_del() (include/linux/list.h)."""
+    p = prev[page]
+    n = next_[page]
+    if p >= 0:
+        next_[p] = n
+    else:
+        head[lst] = n
+    if n >= 0:
+        prev[n] = p
+    else:
+        tail[lst] = p
+    prev[page] = -1
+    next_[page] = -1
+
+
 @njit(cache=True)
 def lru_add_head(mm, lst, page):
     """lruvec_add_folio(): put the page at the head (young end) of list ``lst``."""
-    h = mm.lru_head[lst]
-    mm.pg_prev[page] = -1
-    mm.pg_next[page] = h
-    if h >= 0:
-        mm.pg_prev[h] = page
-    else:
-        mm.lru_tail[lst] = page
-    mm.lru_head[lst] = page
+    list_add(mm.lru_head, mm.lru_tail, mm.pg_prev, mm.pg_next, lst, page, False)
     mm.lru_size[lst] += 1
     if mm.pg_flags[page] & PG_FILE:
         mm.zone_file[mm.pg_zone[page]] += 1
@@ -49,18 +83,7 @@ def lru_add_head(mm, lst, page):
 @njit(cache=True)
 def lru_del(mm, lst, page):
     """lruvec_del_folio(): unlink the page from list ``lst``."""
-    p = mm.pg_prev[page]
-    n = mm.pg_next[page]
-    if p >= 0:
-        mm.pg_next[p] = n
-    else:
-        mm.lru_head[lst] = n
-    if n >= 0:
-        mm.pg_prev[n] = p
-    else:
-        mm.lru_tail[lst] = p
-    mm.pg_prev[page] = -1
-    mm.pg_next[page] = -1
+    list_del(mm.lru_head, mm.lru_tail, mm.pg_prev, mm.pg_next, lst, page)
     mm.lru_size[lst] -= 1
     if mm.pg_flags[page] & PG_FILE:
         mm.zone_file[mm.pg_zone[page]] -= 1
@@ -200,42 +223,13 @@ def lru_gen_is_active(mm, lruvec, gen):
 
 @njit(cache=True)
 def gen_list_add(mm, lst, page, tail):
-    """list_add()/list_add_tail() on a generation list: head = youngest end, reclaim scans
-    from the tail."""
-    if tail:
-        t = mm.lrugen_tail[lst]
-        mm.pg_next[page] = -1
-        mm.pg_prev[page] = t
-        if t >= 0:
-            mm.pg_next[t] = page
-        else:
-            mm.lrugen_head[lst] = page
-        mm.lrugen_tail[lst] = page
-    else:
-        h = mm.lrugen_head[lst]
-        mm.pg_prev[page] = -1
-        mm.pg_next[page] = h
-        if h >= 0:
-            mm.pg_prev[h] = page
-        else:
-            mm.lrugen_tail[lst] = page
-        mm.lrugen_head[lst] = page
+    """list_add()/list_add_tail() on a generation list."""
+    list_add(mm.lrugen_head, mm.lrugen_tail, mm.pg_prev, mm.pg_next, lst, page, tail)
 
 
 @njit(cache=True)
 def gen_list_del(mm, lst, page):
-    p = mm.pg_prev[page]
-    n = mm.pg_next[page]
-    if p >= 0:
-        mm.pg_next[p] = n
-    else:
-        mm.lrugen_head[lst] = n
-    if n >= 0:
-        mm.pg_prev[n] = p
-    else:
-        mm.lrugen_tail[lst] = p
-    mm.pg_prev[page] = -1
-    mm.pg_next[page] = -1
+    list_del(mm.lrugen_head, mm.lrugen_tail, mm.pg_prev, mm.pg_next, lst, page)
 
 
 @njit(cache=True)
