@@ -49,7 +49,7 @@ from .state import (C_NUMA_SCAN_PTE, C_SCAN, CTRL_AVG_REFAULTED, CTRL_AVG_TOTAL,
                     SC_MEMCG_LOW_RECLAIM, SC_MEMCG_LOW_SKIPPED, SC_NR_RECLAIMED, SC_NR_SCANNED,
                     SC_NR_TO_RECLAIM, SC_PRIORITY, SC_PROACTIVE, SC_TARGET, SC_COST_NS)
 from .vmscan import (FOLIOREF_ACTIVATE, FOLIOREF_KEEP, FOLIOREF_RECLAIM, can_demote, can_reclaim_anon_pages,
-                     cgroup_reclaim, folio_mapped, shrink_folio_list, swap_free_pages)
+                     cgroup_reclaim, check_page_accounting, folio_mapped, shrink_folio_list, swap_free_pages)
 
 MIN_LRU_BATCH = 64                 # BITS_PER_LONG
 MAX_LRU_BATCH = MIN_LRU_BATCH * 64
@@ -757,18 +757,7 @@ def lru_gen_check_invariants(mm):
             if g < MIN_NR_GENS or g > MAX_NR_GENS:
                 mm.knob[K_ERROR] = 14
                 return
-    present = 0
-    for p in range(mm.pg_zone.shape[0]):
-        if mm.pg_zone[p] >= 0:
-            present += 1
-    if present != on_lists:
-        mm.knob[K_ERROR] = 3
-        return
-    for z in range(n_zones):
-        if (mm.zone_free[z] < 0 or file_pages[z] != mm.zone_file[z]
-                or counted[z] + mm.zone_free[z] + mm.zone_kernel[z] != mm.zone_managed[z]):
-            mm.knob[K_ERROR] = 4
-            return
+    check_page_accounting(mm, counted, on_lists, file_pages)
 
 
 # ---------------------------------------------------------------- for the result (Python)

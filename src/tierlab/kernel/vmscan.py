@@ -735,6 +735,14 @@ def check_invariants(mm):
             mm.knob[K_ERROR] = 2
             return
         on_lists += k
+    check_page_accounting(mm, counted, on_lists, mm.zone_file)
+
+
+@njit(cache=True)
+def check_page_accounting(mm, counted, on_lists, file_pages):
+    """The part of the invariants both LRUs share: every present page was found on a list
+    (on_lists of them, counted[z] per zone, file_pages[z] page cache) and every zone's used +
+    free + kernel pages make its managed pages."""
     present = 0
     for p in range(mm.pg_zone.shape[0]):
         if mm.pg_zone[p] >= 0:
@@ -742,8 +750,9 @@ def check_invariants(mm):
     if present != on_lists:
         mm.knob[K_ERROR] = 3
         return
-    for z in range(n_zones):
-        if mm.zone_free[z] < 0 or counted[z] + mm.zone_free[z] + mm.zone_kernel[z] != mm.zone_managed[z]:
+    for z in range(mm.zone_free.shape[0]):
+        if (mm.zone_free[z] < 0 or file_pages[z] != mm.zone_file[z]
+                or counted[z] + mm.zone_free[z] + mm.zone_kernel[z] != mm.zone_managed[z]):
             mm.knob[K_ERROR] = 4
             return
 
