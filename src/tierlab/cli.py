@@ -15,8 +15,10 @@ from .errors import TierlabError
 
 
 def _console(quiet: bool = False):
+    """Tables on stdout. Piped to a file or another program they keep their full width (rich
+    would squeeze them into 80 columns, eliding the names of a wide comparison's variants)."""
     from rich.console import Console
-    return Console(quiet=quiet, highlight=False)
+    return Console(quiet=quiet, highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 class _Progress:
