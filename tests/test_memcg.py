@@ -127,3 +127,29 @@ def test_zone_reclaim_mode_reclaims_page_cache_locally_instead_of_spilling():
     # node_reclaim drops unmapped page cache on node 0 so anon stays local
     assert local.vmstat["pgsteal_file"] > 0
     assert local.residency["final"]["app"]["1"] < spill.residency["final"]["app"]["1"]
+
+
+@pytest.mark.parametrize("lru", ["classic", "mglru"])
+def test_memory_low_and_min_protect_a_memcg_from_global_reclaim(lru):
+    """shrink_node_memcgs() (and shrink_one() under MGLRU) skip a memcg whose usage is within
+    memory.min, and within memory.low while unprotected memory is left: reclaim of node 0 then
+    takes only the other memcg's pages. Protection below the usage does not shield it."""
+    def run(low="0", min_="0"):
+        return sim.run(load_scenario({
+            "name": "low", "seed": 3,
+            "kernel": {"profile": "v6.12", "demotion_enabled": True, "lru": lru},
+            "node": [{"id": 0, "cpus": 1, "memory": "64MiB"},
+                     {"id": 1, "memory": "128MiB", "kind": "pmem", "driver": "kmem"}],
+            "memcg": [{"name": "prot", "low": low, "min": min_}, {"name": "other"}],
+            "run": {"check": True},
+            "task": [{"name": "p", "cpu_node": 0, "memcg": "prot", "mempolicy": "bind:0",
+                      "workload": [{"type": "fill", "size": "24MiB"},
+                                   {"type": "idle", "duration_s": 2}]},
+                     {"name": "o", "cpu_node": 0, "memcg": "other", "mempolicy": "bind:0",
+                      "start_s": 0.1, "workload": [{"type": "fill", "size": "80MiB"}]}]}))
+    for r in (run(low="24MiB"), run(min_="24MiB")):
+        assert r.memcg["prot"]["stat"]["pgscan"] == 0
+        assert r.residency["final"]["p"] == {"0": 24 * 256, "1": 0}
+        assert r.memcg["other"]["stat"]["pgdemote"] > 0
+    partly = run(low="8MiB")
+    assert partly.memcg["prot"]["stat"]["pgdemote"] > 0

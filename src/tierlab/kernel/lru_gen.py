@@ -43,13 +43,13 @@ from .lru import (LRU_GEN_ANON, LRU_GEN_FILE, LRU_GEN_MASK, LRU_REFS_MASK, LRU_R
 from .page_alloc import DEF_PRIORITY, balance_wmark, page_task, zone_watermark_ok
 from .state import (C_NUMA_SCAN_PTE, C_SCAN, CTRL_AVG_REFAULTED, CTRL_AVG_TOTAL, CTRL_EVICTED,
                     CTRL_PROTECTED, CTRL_REFAULTED, K_CHECK, K_ERROR, K_SWAPPINESS, MAX_NR_GENS,
-                    MAX_NR_TIERS, MEMCG_LOW_EVENTS, MEMCG_PGSCAN, MEMCG_PGSTEAL, MIN_NR_GENS,
-                    NR_ZONE_TYPES, PG_ACTIVE, PG_DIRTY, PG_FILE, PG_REFERENCED, PG_WORKINGSET,
-                    PG_YOUNG, SC_KSWAPD, SC_MAY_SWAP, SC_MAY_UNMAP, SC_MAY_WRITEPAGE,
-                    SC_MEMCG_LOW_RECLAIM, SC_MEMCG_LOW_SKIPPED, SC_NR_RECLAIMED, SC_NR_SCANNED,
-                    SC_NR_TO_RECLAIM, SC_PRIORITY, SC_PROACTIVE, SC_TARGET, SC_COST_NS)
+                    MAX_NR_TIERS, MEMCG_PGSCAN, MEMCG_PGSTEAL, MIN_NR_GENS, NR_ZONE_TYPES,
+                    PG_ACTIVE, PG_DIRTY, PG_FILE, PG_REFERENCED, PG_WORKINGSET, PG_YOUNG,
+                    SC_KSWAPD, SC_MAY_SWAP, SC_MAY_UNMAP, SC_MAY_WRITEPAGE, SC_NR_RECLAIMED,
+                    SC_NR_SCANNED, SC_NR_TO_RECLAIM, SC_PRIORITY, SC_PROACTIVE, SC_TARGET,
+                    SC_COST_NS)
 from .vmscan import (FOLIOREF_ACTIVATE, FOLIOREF_KEEP, FOLIOREF_RECLAIM, can_demote, can_reclaim_anon_pages,
-                     cgroup_reclaim, check_page_accounting, folio_mapped, shrink_folio_list, swap_free_pages)
+                     cgroup_reclaim, check_page_accounting, memcg_protected, folio_mapped, shrink_folio_list, swap_free_pages)
 
 MIN_LRU_BATCH = 64                 # BITS_PER_LONG
 MAX_LRU_BATCH = MIN_LRU_BATCH * 64
@@ -549,14 +549,8 @@ def shrink_one(mm, lruvec, sc, cpu_node, now):
     pass that reclaims protected memory (the kernel moves it to the tail of the memcg LRU and
     comes back to it; tierlab's retry in try_to_free_pages() plays that part)."""
     memcg = lruvec // n_nodes_of(mm)
-    if memcg > 0:
-        if mm.memcg_usage[memcg] <= mm.memcg_min[memcg]:
-            return
-        if mm.memcg_usage[memcg] <= mm.memcg_low[memcg]:
-            if not sc[SC_MEMCG_LOW_RECLAIM]:
-                sc[SC_MEMCG_LOW_SKIPPED] = 1
-                return
-            mm.memcg_stat[memcg, MEMCG_LOW_EVENTS] += 1
+    if memcg > 0 and memcg_protected(mm, memcg, sc):
+        return
     try_to_shrink_lruvec(mm, lruvec, sc, cpu_node, now)
 
 

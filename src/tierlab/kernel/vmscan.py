@@ -481,6 +481,21 @@ def shrink_lruvec(mm, lruvec, sc, cpu_node, now):
 
 
 @njit(cache=True)
+def memcg_protected(mm, memcg, sc):
+    """The protection checks of global reclaim's memcg walk (shrink_node_memcgs(), and
+    shrink_one() under MGLRU): a memcg under memory.min is skipped; one under memory.low too,
+    except on the pass that reclaims protected memory, where it counts a low event."""
+    if mm.memcg_usage[memcg] <= mm.memcg_min[memcg]:
+        return True
+    if mm.memcg_usage[memcg] <= mm.memcg_low[memcg]:
+        if not sc[SC_MEMCG_LOW_RECLAIM]:
+            sc[SC_MEMCG_LOW_SKIPPED] = 1
+            return True
+        mm.memcg_stat[memcg, MEMCG_LOW_EVENTS] += 1
+    return False
+
+
+@njit(cache=True)
 def shrink_node_memcgs(mm, node, sc, cpu_node, now):
     """shrink_node_memcgs(): every memcg under the target (all of them for global reclaim and
     for the root), skipping those under memory.min, and under memory.low unless this is the
@@ -490,14 +505,8 @@ def shrink_node_memcgs(mm, node, sc, cpu_node, now):
     for m in range(mm.memcg_usage.shape[0]):
         if target > 0 and m != target:
             continue
-        if m > 0 and not cgroup_reclaim(sc):
-            if mm.memcg_usage[m] <= mm.memcg_min[m]:
-                continue
-            if mm.memcg_usage[m] <= mm.memcg_low[m]:
-                if not sc[SC_MEMCG_LOW_RECLAIM]:
-                    sc[SC_MEMCG_LOW_SKIPPED] = 1
-                    continue
-                mm.memcg_stat[m, MEMCG_LOW_EVENTS] += 1
+        if m > 0 and not cgroup_reclaim(sc) and memcg_protected(mm, m, sc):
+            continue
         reclaimed += shrink_lruvec(mm, lruvec_of(mm, m, node), sc, cpu_node, now)
     return reclaimed
 
